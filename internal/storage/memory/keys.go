@@ -1,0 +1,101 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/veil-auth/veil/internal/storage"
+)
+
+// Keys returns copies of every stored key, oldest first.
+func (s *Store) Keys(context.Context) ([]*storage.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	return s.copyKeys(), nil
+}
+
+func (s *Store) copyKeys() []*storage.Key {
+	keys := make([]*storage.Key, len(s.keys))
+	for i, k := range s.keys {
+		keys[i] = cloneKey(k)
+	}
+	slices.SortFunc(keys, func(a, b *storage.Key) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return keys
+}
+
+// InitKeys stores the keys generate returns if no key is stored yet. The
+// Store's mutex is the lock every caller shares; it is held while generate
+// runs, so generate must not call the Store.
+func (s *Store) InitKeys(
+	_ context.Context, generate func() ([]*storage.Key, error),
+) ([]*storage.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if len(s.keys) > 0 {
+		return s.copyKeys(), nil
+	}
+
+	keys, err := generate()
+	if err != nil {
+		return nil, fmt.Errorf("generate keys: %w", err)
+	}
+	for i, k := range keys {
+		if slices.ContainsFunc(keys[:i], func(o *storage.Key) bool { return o.ID == k.ID }) {
+			return nil, fmt.Errorf("store key %q: %w", k.ID, storage.ErrConflict)
+		}
+	}
+
+	for _, k := range keys {
+		s.keys = append(s.keys, cloneKey(k))
+	}
+	return s.copyKeys(), nil
+}
+
+// CreateAccessToken stores a copy of t. ErrNotFound if no client has
+// t.ClientID; ErrConflict if the signature or the JTI is taken.
+func (s *Store) CreateAccessToken(_ context.Context, t *storage.AccessToken) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if _, ok := s.clients[t.ClientID]; !ok {
+		return fmt.Errorf("create access token: %w", storage.ErrNotFound)
+	}
+	if _, ok := s.tokens[t.Signature]; ok || s.jtis[t.JTI] {
+		return fmt.Errorf("create access token: %w", storage.ErrConflict)
+	}
+
+	s.tokens[t.Signature] = cloneToken(t)
+	s.jtis[t.JTI] = true
+	return nil
+}
+
+// AccessToken returns a copy of the record with the given signature.
+func (s *Store) AccessToken(_ context.Context, signature string) (*storage.AccessToken, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	t, ok := s.tokens[signature]
+	if !ok {
+		return nil, fmt.Errorf("get access token: %w", storage.ErrNotFound)
+	}
+	return cloneToken(t), nil
+}
+
+// RevokeAccessTokens marks every token of a request ID revoked.
+func (s *Store) RevokeAccessTokens(_ context.Context, requestID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	for _, t := range s.tokens {
+		if t.RequestID == requestID {
+			t.Revoked = true
+		}
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+// Package storage defines what Veil keeps: clients, resource servers, keys
+// and the record of every issued access token. It declares the Store
+// interface, the stored types and the sentinel errors; the backends live in
+// the packages below it (postgres for production, memory for development
+// mode), and storagetest holds the conformance suite both must pass.
+//
+// Handlers import this package only, never a backend.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by every backend. Backends map their own failures
+// (for PostgreSQL, SQLSTATE codes) onto these at the storage boundary so that
+// callers can use errors.Is without knowing which backend runs.
+var (
+	// ErrNotFound means the item asked for does not exist.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict means a unique value (a client id, a resource identifier,
+	// a key id) is already taken.
+	ErrConflict = errors.New("storage: conflict")
+	// ErrUnavailable means the backend could not be reached or did not
+	// answer in time. Callers answer 503 rather than guess.
+	ErrUnavailable = errors.New("storage: unavailable")
+)
+
+// ClientKind tells a client that runs OAuth2 flows from the credentials a
+// resource server uses to call introspection. Both authenticate the same way
+// at the token, introspection and revocation endpoints.
+type ClientKind string
+
+// The kinds of stored client.
+const (
+	// KindClient is an application that obtains tokens.
+	KindClient ClientKind = "client"
+	// KindResource holds a resource server's introspection credentials. Such
+	// a client has no grant types and can never obtain a token.
+	KindResource ClientKind = "resource"
+)
+
+// Client is a registered OAuth2 client, or the credentials of a resource
+// server (Kind tells which). Field names follow RFC 7591 where it has one.
+type Client struct {
+	// ID is the client_id, chosen by Veil at registration.
+	ID string
+	// Kind is KindClient or KindResource.
+	Kind ClientKind
+	// Name is the human-readable client_name shown on consent pages.
+	Name string
+	// SecretHash is the keyed hash of the client secret (see package
+	// secret); nil for public clients.
+	SecretHash []byte
+	// GrantTypes lists the grant types the client may use.
+	GrantTypes []string
+	// RedirectURIs lists the exact redirect URIs registered for the client.
+	RedirectURIs []string
+	// Scopes lists the scopes the client may ask for.
+	Scopes []string
+	// TokenEndpointAuthMethod is client_secret_basic, client_secret_post or
+	// none (public client).
+	TokenEndpointAuthMethod string
+	// Resources lists the identifiers of the resource servers the client may
+	// obtain tokens for, in registration order.
+	Resources []string
+	// CreatedAt and UpdatedAt are set by the backend, in UTC to the
+	// microsecond, and written back into the Client passed to CreateClient,
+	// UpdateClient or CreateResource.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Resource is a resource server (an API) that tokens are issued for.
+type Resource struct {
+	// ID is Veil's identifier for the record, used in admin URLs.
+	ID string
+	// Identifier is the RFC 8707 resource indicator, an absolute URI; it is
+	// the aud claim of the tokens issued for this resource. Unique.
+	Identifier string
+	// Name is a human-readable name shown on consent pages.
+	Name string
+	// Scopes lists the scopes the resource understands.
+	Scopes []string
+	// ClientID names the KindResource client holding the resource's
+	// introspection credentials. CreateResource sets it.
+	ClientID string
+	// CreatedAt and UpdatedAt are set by the backend, as for Client, and
+	// written back into the Resource passed to CreateResource or
+	// UpdateResource.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// KeyUse says what a key is for, as in the JWK "use" member.
+type KeyUse string
+
+// The key uses Veil knows.
+const (
+	// UseSignature keys sign the inner JWS of access tokens.
+	UseSignature KeyUse = "sig"
+	// UseEncryption keys wrap the content key of the outer JWE.
+	UseEncryption KeyUse = "enc"
+	// UseSecretHash is the HMAC key that client secrets are hashed with
+	// (see package secret). It is never published and never rotated.
+	UseSecretHash KeyUse = "hash"
+)
+
+// KeyState is a key's place in its lifecycle.
+type KeyState string
+
+// The states of a key.
+const (
+	// KeyNext keys are published but not yet used.
+	KeyNext KeyState = "next"
+	// KeyActive keys are used for new tokens; one per use.
+	KeyActive KeyState = "active"
+	// KeyRetired keys are no longer used but still published or accepted
+	// until every token that used them has expired.
+	KeyRetired KeyState = "retired"
+)
+
+// Key is one of Veil's own keys. The private part is stored only sealed
+// under the master key; Sealed is opaque to storage.
+type Key struct {
+	// ID is the kid.
+	ID string
+	// Use is UseSignature, UseEncryption or UseSecretHash.
+	Use KeyUse
+	// Algorithm is the JOSE algorithm the key is used with (ES256, A256KW).
+	Algorithm string
+	// State is the key's lifecycle state.
+	State KeyState
+	// Sealed is the private key material encrypted under the master key.
+	Sealed []byte
+	// CreatedAt is when the key was generated.
+	CreatedAt time.Time
+}
+
+// AccessToken is the record Veil keeps of every access token it issues.
+// The token itself is never stored: Signature is the SHA-256 of the token
+// string, which is how introspection and revocation find the record even for
+// tokens Veil cannot decrypt (those encrypted to a resource server's key).
+type AccessToken struct {
+	// Signature is the base64url SHA-256 of the token string. Unique.
+	Signature string
+	// JTI is the token's jti claim.
+	JTI string
+	// RequestID groups every token issued under one grant, so that
+	// revocation can reach a whole family at once.
+	RequestID string
+	// ClientID is the client the token was issued to.
+	ClientID string
+	// Subject is the sub claim.
+	Subject string
+	// Audience is the aud claim.
+	Audience []string
+	// Scopes are the granted scopes.
+	Scopes []string
+	// IssuedAt and ExpiresAt are the iat and exp claims.
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// Revoked is set once the token, or its family, was revoked.
+	Revoked bool
+}
+
+// Store is everything Veil keeps. Every method is safe for concurrent use.
+// Methods return ErrNotFound, ErrConflict or ErrUnavailable (possibly
+// wrapped) for the cases those errors describe; a method that looks an item
+// up by ID returns ErrNotFound when there is none.
+//
+// Values passed in and returned are copies: changing one afterwards never
+// changes what is stored. A backend may return an empty slice where nil was
+// stored, and nil where an empty slice was. IDs sort byte by byte.
+type Store interface {
+	// CreateClient stores a new client. ErrConflict if the ID is taken or
+	// c.Resources lists an identifier twice; ErrNotFound if one of
+	// c.Resources names no resource. Nothing is stored on error.
+	CreateClient(ctx context.Context, c *Client) error
+	// Client returns the client with the given ID.
+	Client(ctx context.Context, id string) (*Client, error)
+	// ListClients returns up to limit clients of the given kind whose ID
+	// sorts after the given one, in ID order. An empty after starts at the
+	// first client; a limit of zero or less returns none.
+	ListClients(ctx context.Context, kind ClientKind, after string, limit int) ([]*Client, error)
+	// UpdateClient replaces the mutable fields of a client (everything but
+	// ID, Kind, SecretHash and CreatedAt). ErrNotFound if no client has the
+	// ID, and otherwise as for CreateClient.
+	UpdateClient(ctx context.Context, c *Client) error
+	// SetClientSecret replaces a client's secret hash.
+	SetClientSecret(ctx context.Context, id string, hash []byte) error
+	// DeleteClient removes a client of KindClient; ErrNotFound if there is
+	// none with the ID (a resource's credentials go with DeleteResource).
+	// The records of the access tokens issued to it are deleted with it, so
+	// AccessToken no longer finds them and they stop being active.
+	DeleteClient(ctx context.Context, id string) error
+
+	// CreateResource stores a resource and its credentials client together,
+	// in one transaction: nothing is stored on error. It sets r.ClientID to
+	// credentials.ID. credentials must be of KindResource. ErrConflict if
+	// the identifier, the resource ID or the client ID is taken.
+	CreateResource(ctx context.Context, r *Resource, credentials *Client) error
+	// Resource returns the resource with the given ID.
+	Resource(ctx context.Context, id string) (*Resource, error)
+	// ResourceByIdentifier returns the resource with the given identifier.
+	ResourceByIdentifier(ctx context.Context, identifier string) (*Resource, error)
+	// ResourceByClient returns the resource whose credentials client has
+	// the given ID.
+	ResourceByClient(ctx context.Context, clientID string) (*Resource, error)
+	// ListResources returns up to limit resources whose ID sorts after the
+	// given one, in ID order.
+	ListResources(ctx context.Context, after string, limit int) ([]*Resource, error)
+	// UpdateResource replaces Identifier, Name and Scopes. ErrConflict if
+	// the new identifier is taken. Clients refer to the resource, not to
+	// the string: a new identifier replaces the old one in every client's
+	// Resources.
+	UpdateResource(ctx context.Context, r *Resource) error
+	// DeleteResource removes a resource, its credentials client, and the
+	// resource from every client's Resources.
+	DeleteResource(ctx context.Context, id string) error
+
+	// Keys returns every stored key, oldest (by CreatedAt, then ID) first.
+	Keys(ctx context.Context) ([]*Key, error)
+	// InitKeys makes sure Veil's first keys exist exactly once, even when
+	// several replicas start at the same moment: while holding a lock that
+	// every replica shares, if no key is stored it stores the keys that
+	// generate returns. It returns every stored key afterwards, as Keys
+	// does. generate runs while the lock is held, so it must not call the
+	// Store; if it fails, nothing is stored.
+	InitKeys(ctx context.Context, generate func() ([]*Key, error)) ([]*Key, error)
+
+	// CreateAccessToken records an issued access token. It returns only
+	// once the record is durable. ErrNotFound if no client has t.ClientID;
+	// ErrConflict if the signature or the JTI is taken.
+	CreateAccessToken(ctx context.Context, t *AccessToken) error
+	// AccessToken returns the record with the given signature.
+	AccessToken(ctx context.Context, signature string) (*AccessToken, error)
+	// RevokeAccessTokens marks every token of a request ID revoked.
+	// Revoking nothing is not an error.
+	RevokeAccessTokens(ctx context.Context, requestID string) error
+
+	// Ping reports whether the backend answers.
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close()
+}
