@@ -1,0 +1,171 @@
+// Package admin serves Veil's administration API: registering, reading,
+// changing and deleting OAuth2 clients and the resource servers (APIs) that
+// tokens are issued for, and rotating their secrets.
+//
+// Every route needs the admin bearer token. Bodies are JSON, read strictly:
+// an unknown member, a member given twice, a second JSON value, or a body
+// over 64 KiB is refused, and nothing is written until the whole request has
+// been checked. Member names follow RFC 7591 where it has one.
+//
+// Client secrets are 256 random bits shown once, in the response that
+// creates or rotates them; only their keyed hash is stored (see package
+// secret) and no other response or log line carries them.
+//
+// BUG: scopes removed from a resource stay in the scope lists of the
+// clients that had them; whoever issues tokens must grant only scopes the
+// resource still offers.
+package admin
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/veil-auth/veil/internal/secret"
+	"github.com/veil-auth/veil/internal/storage"
+)
+
+// Config holds what the admin API needs.
+type Config struct {
+	// Store holds clients and resources. Required.
+	Store storage.Store
+	// Hasher hashes the client secrets the API issues. Required.
+	Hasher *secret.Hasher
+	// Token is the admin bearer token callers must present; it should hold
+	// at least 256 random bits. If it is empty every request is refused, so
+	// a missing setting never opens the API.
+	Token string
+	// Logger receives one line per change and one per internal error. If
+	// nil, nothing is logged.
+	Logger *slog.Logger
+}
+
+// handler serves the admin API.
+type handler struct {
+	store  storage.Store
+	hasher *secret.Hasher
+	log    *slog.Logger
+	// tokenSum is the SHA-256 of the admin token; nil if there is none.
+	tokenSum []byte
+	pages    pager
+}
+
+// New returns the admin API handler, serving paths under /admin/. It panics
+// if cfg has no Store or no Hasher.
+func New(cfg Config) http.Handler {
+	if cfg.Store == nil || cfg.Hasher == nil {
+		panic("admin: Config needs a Store and a Hasher")
+	}
+	h := &handler{
+		store:  cfg.Store,
+		hasher: cfg.Hasher,
+		log:    cfg.Logger,
+		pages:  newPager(cfg.Token),
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Token != "" {
+		sum := sha256.Sum256([]byte(cfg.Token))
+		h.tokenSum = sum[:]
+	}
+
+	mux := http.NewServeMux()
+	h.route(mux, "/admin/resources", routes{
+		http.MethodGet: h.listResources, http.MethodPost: h.createResource,
+	})
+	h.route(mux, "/admin/resources/{id}", routes{
+		http.MethodGet: h.getResource, http.MethodPut: h.updateResource,
+		http.MethodDelete: h.deleteResource,
+	})
+	h.route(mux, "/admin/resources/{id}/secret", routes{http.MethodPost: h.rotateResourceSecret})
+	h.route(mux, "/admin/clients", routes{
+		http.MethodGet: h.listClients, http.MethodPost: h.createClient,
+	})
+	h.route(mux, "/admin/clients/{id}", routes{
+		http.MethodGet: h.getClient, http.MethodPut: h.updateClient,
+		http.MethodDelete: h.deleteClient,
+	})
+	h.route(mux, "/admin/clients/{id}/secret", routes{http.MethodPost: h.rotateClientSecret})
+	mux.Handle("/", h.serve(func(http.ResponseWriter, *http.Request) error {
+		return errNoRoute
+	}))
+	return h.headers(h.authenticate(mux))
+}
+
+// routes maps methods to the functions serving them on one path.
+type routes map[string]func(http.ResponseWriter, *http.Request) error
+
+// route registers each method of rs on path, and a catch-all for the path
+// that answers any other method with 405 and an Allow header.
+func (h *handler) route(mux *http.ServeMux, path string, rs routes) {
+	allow := make([]string, 0, len(rs)+1)
+	for method, fn := range rs {
+		mux.Handle(method+" "+path, h.serve(fn))
+		allow = append(allow, method)
+		if method == http.MethodGet {
+			allow = append(allow, http.MethodHead)
+		}
+	}
+	slices.Sort(allow)
+
+	allowed := strings.Join(allow, ", ")
+	mux.Handle(path, h.serve(func(w http.ResponseWriter, _ *http.Request) error {
+		w.Header().Set("Allow", allowed)
+		return errMethod
+	}))
+}
+
+// headers sets the headers every response carries. Admin responses hold
+// secrets, so no cache may keep them.
+func (h *handler) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate lets through only requests bearing the admin token, before
+// any routing, so that an unauthenticated caller learns nothing, not even
+// which paths exist.
+func (h *handler) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.authorized(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+
+		h.log.InfoContext(r.Context(), "admin authentication failed",
+			"remote_addr", r.RemoteAddr)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="veil-admin"`)
+		writeError(w, errUnauthorized)
+	})
+}
+
+// authorized compares the presented token with the admin token in constant
+// time. Both sides are hashed first so that neither the comparison's
+// duration nor its early exit on a length difference tells anything about
+// the real token.
+func (h *handler) authorized(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || h.tokenSum == nil {
+		return false
+	}
+	sum := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(sum[:], h.tokenSum) == 1
+}
+
+// newPager returns the pager whose key is derived from the admin token, so
+// that every replica sharing the token accepts the page tokens of the
+// others without another setting. Changing the admin token invalidates
+// outstanding page tokens, which only restarts a listing.
+func newPager(token string) pager {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("veil admin page token key"))
+	return pager{key: m.Sum(nil)}
+}

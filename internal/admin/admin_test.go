@@ -1,0 +1,214 @@
+package admin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/veil-auth/veil/internal/admin"
+	"github.com/veil-auth/veil/internal/secret"
+	"github.com/veil-auth/veil/internal/storage"
+	"github.com/veil-auth/veil/internal/storage/memory"
+)
+
+const adminToken = "admin-token-for-tests-0123456789abcdef"
+
+func TestMemory(t *testing.T) {
+	runAdminTests(t, func(*testing.T) storage.Store { return memory.New() })
+}
+
+// runAdminTests runs every admin API test against stores made by newStore,
+// one fresh store per test. A PostgreSQL run passes a constructor that
+// returns a store on an empty database.
+func runAdminTests(t *testing.T, newStore func(*testing.T) storage.Store) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, *env)
+	}{
+		{"ResourceLifecycle", testResourceLifecycle},
+		{"ResourceValidation", testResourceValidation},
+		{"ResourceConflict", testResourceConflict},
+		{"ResourceSecret", testResourceSecret},
+		{"ClientLifecycle", testClientLifecycle},
+		{"ClientValidation", testClientValidation},
+		{"ClientUpdateRules", testClientUpdateRules},
+		{"ClientSecret", testClientSecret},
+		{"PublicClient", testPublicClient},
+		{"CredentialsHidden", testCredentialsHidden},
+		{"NotFound", testNotFound},
+		{"Auth", testAuth},
+		{"RequestShape", testRequestShape},
+		{"Pagination", testPagination},
+		{"PageTokenTampered", testPageTokenTampered},
+		{"PageLimit", testPageLimit},
+		{"StoreErrors", testStoreErrors},
+		{"ResourceGone", testResourceGone},
+		{"SecretsNeverLogged", testSecretsNeverLogged},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, newEnv(t, newStore(t)))
+		})
+	}
+}
+
+// env is one admin API over one store, with its log captured.
+type env struct {
+	t       *testing.T
+	store   storage.Store
+	hasher  *secret.Hasher
+	handler http.Handler
+	logs    *syncBuffer
+}
+
+func newEnv(t *testing.T, store storage.Store) *env {
+	t.Helper()
+	hasher, err := secret.NewHasher(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatalf("secret.NewHasher() = %v", err)
+	}
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := &env{t: t, store: store, hasher: hasher, logs: logs}
+	e.handler = admin.New(admin.Config{Store: store, Hasher: hasher, Token: adminToken, Logger: logger})
+	return e
+}
+
+// response is what the API answered.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends an authenticated request. body is sent as is if it is a string,
+// as JSON otherwise, or not at all if nil. Every response must forbid
+// caching, whatever it is.
+func (e *env) do(method, path string, body any) response {
+	e.t.Helper()
+	req := newRequest(e.t, method, path, body)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	return e.send(req)
+}
+
+func (e *env) send(req *http.Request) response {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+
+	if got := res.header.Get("Cache-Control"); got != "no-store" {
+		e.t.Errorf("%s %s: Cache-Control = %q, want no-store", req.Method, req.URL, got)
+	}
+	ct := res.header.Get("Content-Type")
+	if res.status != http.StatusNoContent && ct != "application/json" {
+		e.t.Errorf("%s %s: Content-Type = %q, want application/json", req.Method, req.URL, ct)
+	}
+	return res
+}
+
+func newRequest(t *testing.T, method, path string, body any) *http.Request {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatalf("json.Marshal(%v) = %v", b, err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
+}
+
+// want checks a response's status and decodes its body into v, if v is
+// not nil.
+func (r response) want(t *testing.T, status int, v any) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.body, v); err != nil {
+			t.Fatalf("json.Unmarshal(%s) = %v", r.body, err)
+		}
+	}
+}
+
+// wantError checks that a response is the given error.
+func (r response) wantError(t *testing.T, status int, code string) errorBody {
+	t.Helper()
+	var got errorBody
+	r.want(t, status, &got)
+	if got.Error != code || got.Description == "" {
+		t.Fatalf("error = %q (%q), want %q with a description", got.Error, got.Description, code)
+	}
+	return got
+}
+
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// contents is everything the store holds that the admin API writes.
+type contents struct {
+	Clients, Credentials []*storage.Client
+	Resources            []*storage.Resource
+}
+
+func (e *env) contents() contents {
+	e.t.Helper()
+	ctx := context.Background()
+	clients, err1 := e.store.ListClients(ctx, storage.KindClient, "", 10000)
+	creds, err2 := e.store.ListClients(ctx, storage.KindResource, "", 10000)
+	resources, err3 := e.store.ListResources(ctx, "", 10000)
+	for _, err := range []error{err1, err2, err3} {
+		if err != nil {
+			e.t.Fatalf("list store contents: %v", err)
+		}
+	}
+	return contents{Clients: clients, Credentials: creds, Resources: resources}
+}
+
+// wantUnchanged fails if the store no longer holds before.
+func (e *env) wantUnchanged(before contents) {
+	e.t.Helper()
+	if diff := cmp.Diff(before, e.contents()); diff != "" {
+		e.t.Errorf("store changed by a refused request (-before +after):\n%s", diff)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
