@@ -1,0 +1,244 @@
+// Package config loads Veil's configuration from the environment, flags
+// and files named by *_FILE variables. It is the only package that reads the
+// environment. Secrets are held as values but never printed: String and the
+// errors of Validate name a secret's variable, not its content.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is Veil's configuration. The zero value plus defaults is a safe
+// development setup on loopback.
+type Config struct {
+	// DatabaseURL is the PostgreSQL URL (VEIL_DATABASE_URL or
+	// VEIL_DATABASE_URL_FILE; it may hold a password). Empty means
+	// development mode: in-memory storage, nothing kept.
+	DatabaseURL string
+	// Issuer is the issuer URL put in tokens and metadata (VEIL_ISSUER).
+	// Default: http://<PublicAddr> when PublicAddr is a loopback address;
+	// required otherwise.
+	Issuer string
+	// PublicAddr is the listen address of the OAuth endpoints
+	// (VEIL_PUBLIC_ADDR). Default 127.0.0.1:8080.
+	PublicAddr string
+	// AdminAddr is the listen address of the admin API (VEIL_ADMIN_ADDR).
+	// Default 127.0.0.1:8081: the admin API is reachable from this machine
+	// only unless an operator decides otherwise.
+	AdminAddr string
+	// AdminToken is the bearer credential of the admin API
+	// (VEIL_ADMIN_TOKEN or VEIL_ADMIN_TOKEN_FILE). Required with a
+	// database; generated in development mode when unset.
+	AdminToken string
+	// MasterKeys encrypt private key material at rest (VEIL_MASTER_KEY or
+	// VEIL_MASTER_KEY_FILE: base64 of 32 random bytes). The first seals
+	// new material; further ones, comma-separated, are accepted for
+	// opening during a master-key rotation. Required with a database;
+	// generated in development mode.
+	MasterKeys [][]byte
+	// AccessTokenLifespan is the lifetime of access tokens
+	// (VEIL_ACCESS_TOKEN_LIFESPAN). Default 15m.
+	AccessTokenLifespan time.Duration
+	// LogFormat is "json" or "text" (VEIL_LOG_FORMAT). Default: json with
+	// a database, text in development mode.
+	LogFormat string
+	// LogLevel is debug, info, warn or error (VEIL_LOG_LEVEL). Default info.
+	LogLevel string
+
+	// problems collects errors found while loading, reported by Validate.
+	problems []error
+}
+
+// Dev reports whether Veil runs in development mode (no database).
+func (c *Config) Dev() bool { return c.DatabaseURL == "" }
+
+// Load reads the configuration from getenv and the flags in args (flags
+// win). It does not validate; call Validate.
+func Load(args []string, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	c.DatabaseURL = c.secret(getenv, "VEIL_DATABASE_URL")
+	c.Issuer = getenv("VEIL_ISSUER")
+	c.PublicAddr = orDefault(getenv("VEIL_PUBLIC_ADDR"), "127.0.0.1:8080")
+	c.AdminAddr = orDefault(getenv("VEIL_ADMIN_ADDR"), "127.0.0.1:8081")
+	c.AdminToken = c.secret(getenv, "VEIL_ADMIN_TOKEN")
+	c.LogLevel = orDefault(getenv("VEIL_LOG_LEVEL"), "info")
+	c.LogFormat = getenv("VEIL_LOG_FORMAT")
+	c.AccessTokenLifespan = c.duration(getenv, "VEIL_ACCESS_TOKEN_LIFESPAN", 15*time.Minute)
+	if mk := c.secret(getenv, "VEIL_MASTER_KEY"); mk != "" {
+		c.MasterKeys = c.masterKeys(mk)
+	}
+
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "issuer URL (VEIL_ISSUER)")
+	fs.StringVar(&c.PublicAddr, "public-addr", c.PublicAddr, "OAuth listener address (VEIL_PUBLIC_ADDR)")
+	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "admin listener address (VEIL_ADMIN_ADDR)")
+	fs.DurationVar(&c.AccessTokenLifespan, "access-token-lifespan", c.AccessTokenLifespan, "access token lifetime (VEIL_ACCESS_TOKEN_LIFESPAN)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (VEIL_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (VEIL_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if c.Dev() {
+			c.LogFormat = "text"
+		}
+	}
+	if c.Issuer == "" && isLoopback(c.PublicAddr) {
+		c.Issuer = "http://" + c.PublicAddr
+	}
+	return c, nil
+}
+
+// Validate reports every problem with the configuration at once.
+func (c *Config) Validate() error {
+	errs := append([]error(nil), c.problems...)
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if !c.Dev() {
+		if _, err := url.Parse(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
+			add("VEIL_DATABASE_URL must be a postgres:// or postgresql:// URL")
+		}
+		if c.AdminToken == "" {
+			add("VEIL_ADMIN_TOKEN or VEIL_ADMIN_TOKEN_FILE is required with a database")
+		}
+		if len(c.MasterKeys) == 0 {
+			add("VEIL_MASTER_KEY or VEIL_MASTER_KEY_FILE is required with a database")
+		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 32 {
+		add("VEIL_ADMIN_TOKEN must be at least 32 characters")
+	}
+	if err := checkIssuer(c.Issuer); err != nil {
+		errs = append(errs, err)
+	}
+	for name, addr := range map[string]string{"VEIL_PUBLIC_ADDR": c.PublicAddr, "VEIL_ADMIN_ADDR": c.AdminAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			add("%s must be host:port", name)
+		}
+	}
+	if c.PublicAddr == c.AdminAddr {
+		add("VEIL_PUBLIC_ADDR and VEIL_ADMIN_ADDR must differ")
+	}
+	if c.AccessTokenLifespan < time.Minute || c.AccessTokenLifespan > 24*time.Hour {
+		add("VEIL_ACCESS_TOKEN_LIFESPAN must be between 1m and 24h")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		add("VEIL_LOG_FORMAT must be json or text")
+	}
+	if _, ok := levels[c.LogLevel]; !ok {
+		add("VEIL_LOG_LEVEL must be debug, info, warn or error")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &InvalidError{Problems: errs}
+}
+
+// InvalidError lists every problem found by Validate.
+type InvalidError struct {
+	Problems []error
+}
+
+func (e *InvalidError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+func checkIssuer(issuer string) error {
+	if issuer == "" {
+		return errors.New("VEIL_ISSUER is required when VEIL_PUBLIC_ADDR is not a loopback address")
+	}
+	u, err := url.Parse(issuer)
+	// RFC 8414 §2: an https URL with no query or fragment. Plain http is
+	// allowed for loopback hosts only.
+	switch {
+	case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return errors.New("VEIL_ISSUER must be an absolute URL without query, fragment or user info")
+	case u.Scheme == "http" && !isLoopback(u.Host):
+		return errors.New("VEIL_ISSUER must use https unless its host is a loopback address")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("VEIL_ISSUER must be an http or https URL")
+	case strings.HasSuffix(u.Path, "/"):
+		return errors.New("VEIL_ISSUER must not end with a slash")
+	}
+	return nil
+}
+
+func isLoopback(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// secret reads NAME or the file named by NAME_FILE; setting both is a
+// problem. File contents are trimmed of surrounding white space.
+func (c *Config) secret(getenv func(string) string, name string) string {
+	val, file := getenv(name), getenv(name+"_FILE")
+	switch {
+	case val != "" && file != "":
+		c.problems = append(c.problems, fmt.Errorf("set %s or %s_FILE, not both", name, name))
+		return ""
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			c.problems = append(c.problems, fmt.Errorf("%s_FILE cannot be read", name))
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
+	return val
+}
+
+func (c *Config) masterKeys(s string) [][]byte {
+	var out [][]byte
+	for i, part := range strings.Split(s, ",") {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(part))
+		if err != nil || len(k) != 32 {
+			c.problems = append(c.problems, fmt.Errorf("VEIL_MASTER_KEY entry %d must be base64 of exactly 32 bytes", i+1))
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+func (c *Config) duration(getenv func(string) string, name string, def time.Duration) time.Duration {
+	s := getenv(name)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		c.problems = append(c.problems, fmt.Errorf("%s must be a duration such as 15m", name))
+		return def
+	}
+	return d
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,138 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/veil-auth/veil/internal/config"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+const masterKey = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=" // 32 bytes
+
+func TestLoadDefaultsDevelopment(t *testing.T) {
+	c, err := config.Load(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() of defaults = %v, want nil", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Dev", c.Dev(), true},
+		{"Issuer", c.Issuer, "http://127.0.0.1:8080"},
+		{"PublicAddr", c.PublicAddr, "127.0.0.1:8080"},
+		{"AdminAddr", c.AdminAddr, "127.0.0.1:8081"},
+		{"AccessTokenLifespan", c.AccessTokenLifespan, 15 * time.Minute},
+		{"LogFormat", c.LogFormat, "text"},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("Load(no env).%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c, err := config.Load(nil, env(map[string]string{
+		"VEIL_DATABASE_URL":          "postgres://veil:hunter2-password@db/veil",
+		"VEIL_PUBLIC_ADDR":           "0.0.0.0:8080",
+		"VEIL_MASTER_KEY":            "c2VjcmV0LW5vdC0zMi1ieXRlcw==",
+		"VEIL_ACCESS_TOKEN_LIFESPAN": "forever",
+		"VEIL_LOG_LEVEL":             "loud",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil, want errors")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"VEIL_ADMIN_TOKEN", "VEIL_MASTER_KEY entry 1", "VEIL_ISSUER is required",
+		"VEIL_ACCESS_TOKEN_LIFESPAN", "VEIL_LOG_LEVEL",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Validate() = %q, want it to mention %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "hunter2") || strings.Contains(msg, "c2VjcmV0") {
+		t.Errorf("Validate() = %q, leaks a secret", msg)
+	}
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c, err := config.Load(nil, env(map[string]string{
+		"VEIL_DATABASE_URL":     "postgres://db/veil",
+		"VEIL_ADMIN_TOKEN_FILE": write("token", "an-admin-token-of-at-least-32-characters\n"),
+		"VEIL_MASTER_KEY_FILE":  write("mk", masterKey+"\n"),
+		"VEIL_ISSUER":           "https://veil.example.test",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() = %v, want nil", err)
+	}
+	if c.AdminToken != "an-admin-token-of-at-least-32-characters" || len(c.MasterKeys) != 1 {
+		t.Errorf("Load() admin token %q, %d master keys; want file contents", c.AdminToken, len(c.MasterKeys))
+	}
+}
+
+func TestIssuerRules(t *testing.T) {
+	tests := []struct {
+		name   string
+		issuer string
+		ok     bool
+	}{
+		{"https", "https://veil.example.test", true},
+		{"https with path", "https://example.test/veil", true},
+		{"http loopback", "http://127.0.0.1:8080", true},
+		{"http public", "http://veil.example.test", false},
+		{"trailing slash", "https://veil.example.test/", false},
+		{"query", "https://veil.example.test?x=1", false},
+		{"fragment", "https://veil.example.test#f", false},
+		{"relative", "/veil", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(nil, env(map[string]string{"VEIL_ISSUER": tt.issuer}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); (err == nil) != tt.ok {
+				t.Errorf("Validate(issuer %q) = %v, want ok=%v", tt.issuer, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestBothValueAndFileRefused(t *testing.T) {
+	c, err := config.Load(nil, env(map[string]string{
+		"VEIL_ADMIN_TOKEN": "x", "VEIL_ADMIN_TOKEN_FILE": "/nonexistent",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("Validate() = %v, want a 'not both' problem", err)
+	}
+}

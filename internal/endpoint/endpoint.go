@@ -1,0 +1,122 @@
+// Package endpoint serves Veil's public OAuth2 endpoints over HTTP: token
+// (RFC 6749 §3.2), introspection (RFC 7662), revocation (RFC 7009),
+// authorization server metadata (RFC 8414) and the JWKS.
+//
+// Every error answer has one shape, RFC 6749 §5.2 JSON with Cache-Control:
+// no-store. Descriptions are fixed texts: nothing from the request is echoed,
+// and internal causes go to the log only.
+package endpoint
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/veil-auth/veil/internal/keys"
+	"github.com/veil-auth/veil/internal/provider"
+	"github.com/veil-auth/veil/internal/reqlog"
+)
+
+// MaxBodyBytes bounds the body of every form request. The largest
+// legitimate request, a token exchange, is well under 4 KiB.
+const MaxBodyBytes = 64 << 10
+
+// Paths of the public endpoints, relative to the issuer.
+const (
+	PathToken      = "/oauth2/token"
+	PathIntrospect = "/oauth2/introspect"
+	PathRevoke     = "/oauth2/revoke"
+	PathMetadata   = "/.well-known/oauth-authorization-server"
+	PathJWKS       = "/.well-known/jwks.json"
+)
+
+// Config configures the public endpoints.
+type Config struct {
+	// Provider runs the flows.
+	Provider *provider.Provider
+	// Keys supplies the JWKS.
+	Keys *keys.Manager
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS. Default 10
+	// minutes. A new signing key must be published at least this long
+	// before it signs anything.
+	JWKSMaxAge time.Duration
+	// Logger receives one line per failed request cause. Required.
+	Logger *slog.Logger
+}
+
+// Handler serves the public endpoints.
+type Handler struct {
+	p          *provider.Provider
+	keys       *keys.Manager
+	log        *slog.Logger
+	metadata   []byte
+	jwksMaxAge string
+}
+
+// New returns a Handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.JWKSMaxAge <= 0 {
+		cfg.JWKSMaxAge = 10 * time.Minute
+	}
+	meta, err := metadata(cfg.Provider.Issuer())
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{
+		p:          cfg.Provider,
+		keys:       cfg.Keys,
+		log:        cfg.Logger,
+		metadata:   meta,
+		jwksMaxAge: fmt.Sprintf("public, max-age=%d", int(cfg.JWKSMaxAge.Seconds())),
+	}, nil
+}
+
+// Register adds the endpoints to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+PathToken, h.token)
+	mux.HandleFunc("POST "+PathIntrospect, h.introspect)
+	mux.HandleFunc("POST "+PathRevoke, h.revoke)
+	mux.HandleFunc("GET "+PathMetadata, h.serveMetadata)
+	mux.HandleFunc("GET "+PathJWKS, h.jwks)
+}
+
+// writeError answers with the OAuth error shape and logs the cause of
+// server-side failures once.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
+	code, status, desc := provider.Describe(err)
+	reqlog.SetError(r.Context(), code)
+	if status >= 500 {
+		h.log.Error("request failed", "endpoint", endpoint, "error_code", code, "err", err)
+	} else {
+		h.log.Debug("request refused", "endpoint", endpoint, "error_code", code, "err", err)
+	}
+
+	hdr := w.Header()
+	if status == http.StatusUnauthorized {
+		hdr.Set("WWW-Authenticate", `Basic realm="veil"`)
+	}
+	if status == http.StatusServiceUnavailable {
+		hdr.Set("Retry-After", "1")
+	}
+	writeJSON(w, status, struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{code, desc})
+}
+
+// writeJSON writes v as a JSON response that no cache may keep.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":"server_error"}`)
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,101 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/ory/fosite"
+
+	"github.com/veil-auth/veil/internal/reqlog"
+	"github.com/veil-auth/veil/internal/storage"
+)
+
+// The client authentication methods Veil supports (RFC 7591 §2 names).
+const (
+	AuthBasic = "client_secret_basic"
+	AuthPost  = "client_secret_post"
+	AuthNone  = "none"
+)
+
+// AuthenticateClient identifies and authenticates the client of a token,
+// introspection or revocation request. It replaces fosite's default
+// strategy so that Veil decides exactly which methods are accepted:
+// client_secret_basic, client_secret_post, or none for public clients. A
+// client must use the method it registered, and only one (RFC 6749 §2.3).
+//
+// Every failure to authenticate is the same invalid_client error, whether the
+// client is unknown, the secret wrong or the method not the registered one,
+// so the answer tells an attacker nothing about which client IDs exist.
+// The authenticated client is recorded in the request's log line.
+func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	id, secret, method, err := clientCredentials(r, form)
+	if err != nil {
+		return nil, err
+	}
+
+	c, err := p.client(ctx, id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, fosite.ErrInvalidClient.WithWrap(err)
+	case errors.Is(err, storage.ErrUnavailable):
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	case err != nil:
+		return nil, fosite.ErrServerError.WithWrap(err)
+	}
+
+	if c.TokenEndpointAuthMethod != method {
+		return nil, fosite.ErrInvalidClient.WithWrap(errMethodMismatch)
+	}
+	if method != AuthNone {
+		if err := p.hasher.Compare(ctx, c.SecretHash, []byte(secret)); err != nil {
+			return nil, fosite.ErrInvalidClient.WithWrap(err)
+		}
+	}
+	reqlog.SetClient(ctx, c.ID)
+	return Client{c}, nil
+}
+
+var (
+	errMethodMismatch = errors.New("client used another authentication method than registered")
+	errNoClient       = errors.New("no client identification in request")
+)
+
+// clientCredentials extracts the client's ID and secret and says which
+// method carried them.
+func clientCredentials(r *http.Request, form url.Values) (id, secret, method string, err error) {
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return "", "", "", fosite.ErrInvalidClient.WithWrap(errors.New("client assertions are not supported"))
+	}
+
+	if bid, bsecret, ok := r.BasicAuth(); ok {
+		if form.Has("client_secret") {
+			return "", "", "", fosite.ErrInvalidRequest.WithWrap(errors.New("more than one client authentication method"))
+		}
+		// RFC 6749 §2.3.1: both values are form-urlencoded before they
+		// are put in the Basic credentials.
+		id, err1 := url.QueryUnescape(bid)
+		secret, err2 := url.QueryUnescape(bsecret)
+		if err1 != nil || err2 != nil || id == "" {
+			return "", "", "", fosite.ErrInvalidClient.WithWrap(fmt.Errorf("decode basic credentials: %w", errors.Join(err1, err2)))
+		}
+		if fid := form.Get("client_id"); fid != "" && fid != id {
+			return "", "", "", fosite.ErrInvalidRequest.WithWrap(errors.New("client_id differs from basic credentials"))
+		}
+		return id, secret, AuthBasic, nil
+	}
+
+	id = form.Get("client_id")
+	if id == "" {
+		return "", "", "", fosite.ErrInvalidClient.WithWrap(errNoClient)
+	}
+	if len(form["client_id"]) > 1 || len(form["client_secret"]) > 1 {
+		return "", "", "", fosite.ErrInvalidRequest.WithWrap(errors.New("repeated client parameter"))
+	}
+	if form.Has("client_secret") {
+		return id, form.Get("client_secret"), AuthPost, nil
+	}
+	return id, "", AuthNone, nil
+}

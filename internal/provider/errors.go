@@ -1,0 +1,75 @@
+package provider
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ory/fosite"
+)
+
+// Error is an OAuth error that Veil raises itself, with a description
+// written for the client. Descriptions never repeat request input.
+type Error struct {
+	// Code is the RFC 6749 §5.2 (or RFC 8707, RFC 7009) error code.
+	Code string
+	// Status is the HTTP status.
+	Status int
+	// Description is the error_description sent to the client.
+	Description string
+	// Cause is the internal reason, for the log only.
+	Cause error
+}
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return e.Code + ": " + e.Description + ": " + e.Cause.Error()
+	}
+	return e.Code + ": " + e.Description
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+func errInvalidTarget(desc string) *Error {
+	return &Error{Code: "invalid_target", Status: http.StatusBadRequest, Description: desc}
+}
+
+func errInvalidScope(desc string) *Error {
+	return &Error{Code: "invalid_scope", Status: http.StatusBadRequest, Description: desc}
+}
+
+func errInvalidRequest(desc string) *Error {
+	return &Error{Code: "invalid_request", Status: http.StatusBadRequest, Description: desc}
+}
+
+// descriptions are the error_description texts for errors raised inside
+// fosite, by code. Veil does not pass fosite's hints to clients because some
+// of them quote request input.
+var descriptions = map[string]string{
+	"invalid_request":         "The request is malformed: a parameter is missing, repeated or invalid.",
+	"invalid_client":          "Client authentication failed.",
+	"invalid_grant":           "The grant is invalid, expired, revoked, or was issued to another client.",
+	"unauthorized_client":     "The client is not allowed to do this.",
+	"unsupported_grant_type":  "The grant type is not supported.",
+	"invalid_scope":           "The requested scope is invalid or not allowed for this client.",
+	"access_denied":           "The request was denied.",
+	"unsupported_token_type":  "The token type is not supported.",
+	"temporarily_unavailable": "The service is temporarily unavailable. Try again later.",
+	"server_error":            "The server could not complete the request.",
+}
+
+// Describe returns the code, status and client-facing description of any
+// error a flow returned. Unknown errors are server_error.
+func Describe(err error) (code string, status int, description string) {
+	var ve *Error
+	if errors.As(err, &ve) {
+		return ve.Code, ve.Status, ve.Description
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	code, status = rfc.ErrorField, rfc.CodeField
+	desc, ok := descriptions[code]
+	if !ok || status < 400 {
+		code, status, desc = "server_error", http.StatusInternalServerError, descriptions["server_error"]
+	}
+	return code, status, desc
+}

@@ -1,0 +1,125 @@
+// Package provider puts fosite together with Veil's storage, keys and token
+// format. It owns the fosite configuration, the access-token strategy that
+// emits Veil's nested tokens, client authentication, and the adapter that
+// lets fosite's handlers read and write Veil's records.
+//
+// HTTP handlers (package endpoint) drive the flows through the Provider;
+// nothing else imports fosite's handler packages.
+package provider
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	enigma "github.com/ory/fosite/token/hmac"
+
+	"github.com/veil-auth/veil/internal/keys"
+	"github.com/veil-auth/veil/internal/secret"
+	"github.com/veil-auth/veil/internal/storage"
+)
+
+// Config configures a Provider.
+type Config struct {
+	// Issuer is the iss of every token and the issuer in metadata.
+	Issuer string
+	// AccessTokenLifespan is how long access tokens live. Default 15
+	// minutes: a resource server that validates tokens locally cannot see
+	// a revocation, so the lifetime bounds how long a revoked token works
+	// there.
+	AccessTokenLifespan time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives the provider's log lines. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Provider runs the OAuth2 flows.
+type Provider struct {
+	cfg    Config
+	fosite *fosite.Fosite
+	store  storage.Store
+	keys   *keys.Manager
+	hasher *secret.Hasher
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// New composes fosite with Veil's parts. The key manager must be
+// initialised: the secret-hashing key comes from it.
+func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
+	if cfg.AccessTokenLifespan <= 0 {
+		cfg.AccessTokenLifespan = 15 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	set := km.Current()
+	if set == nil {
+		return nil, fmt.Errorf("provider: keys not loaded")
+	}
+	hasher, err := secret.NewHasher(set.HashKey())
+	if err != nil {
+		return nil, fmt.Errorf("create secret hasher: %w", err)
+	}
+	p := &Provider{cfg: cfg, store: store, keys: km, hasher: hasher, now: cfg.Now, logger: cfg.Logger}
+
+	fc := &fosite.Config{
+		AccessTokenLifespan:          cfg.AccessTokenLifespan,
+		TokenURL:                     cfg.Issuer + "/oauth2/token",
+		ScopeStrategy:                fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:     fosite.ExactAudienceMatchingStrategy,
+		ClientSecretsHasher:          hasher,
+		ClientAuthenticationStrategy: p.AuthenticateClient,
+		SendDebugMessagesToClients:   false,
+		GlobalSecret:                 derive(set.HashKey(), "fosite hmac strategy"),
+	}
+	at := accessTokens{p}
+	opaque := oauth2.NewHMACSHAStrategyUnPrefixed(&enigma.HMACStrategy{Config: fc}, fc)
+	fs := fositeStore{p}
+
+	fc.TokenEndpointHandlers.Append(&oauth2.ClientCredentialsGrantHandler{
+		HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: at, AccessTokenStorage: fs, Config: fc},
+		Config:       fc,
+	})
+	fc.RevocationHandlers.Append(&oauth2.TokenRevocationHandler{
+		TokenRevocationStorage: fs,
+		AccessTokenStrategy:    at,
+		RefreshTokenStrategy:   opaque,
+	})
+	p.fosite = fosite.NewOAuth2Provider(fs, fc)
+	return p, nil
+}
+
+// derive returns a key for one purpose from a Veil-held secret, so that
+// one stored secret can serve several purposes without reuse.
+func derive(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("veil " + purpose))
+	return m.Sum(nil)
+}
+
+// Fosite returns the composed fosite provider.
+func (p *Provider) Fosite() *fosite.Fosite { return p.fosite }
+
+// Hasher returns the client-secret hasher.
+func (p *Provider) Hasher() *secret.Hasher { return p.hasher }
+
+// Issuer returns the configured issuer.
+func (p *Provider) Issuer() string { return p.cfg.Issuer }
+
+// Now returns the provider's clock reading.
+func (p *Provider) Now() time.Time { return p.now() }
+
+// client loads a client by ID.
+func (p *Provider) client(ctx context.Context, id string) (*storage.Client, error) {
+	return p.store.Client(ctx, id)
+}

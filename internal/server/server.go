@@ -1,0 +1,184 @@
+// Package server assembles a running Veil from its configuration: storage
+// (PostgreSQL, or memory in development mode), keys, the OAuth provider, and
+// the two HTTP listeners, public and admin. It owns start-up order and
+// graceful shutdown; the parts themselves live in their own packages.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/veil-auth/veil/internal/admin"
+	"github.com/veil-auth/veil/internal/config"
+	"github.com/veil-auth/veil/internal/endpoint"
+	"github.com/veil-auth/veil/internal/keys"
+	"github.com/veil-auth/veil/internal/provider"
+	"github.com/veil-auth/veil/internal/reqlog"
+	"github.com/veil-auth/veil/internal/storage"
+	"github.com/veil-auth/veil/internal/storage/memory"
+	"github.com/veil-auth/veil/internal/storage/postgres"
+)
+
+// ShutdownTimeout bounds how long in-flight requests may take to finish
+// after shutdown begins.
+const ShutdownTimeout = 15 * time.Second
+
+// Server is an assembled Veil, ready to serve.
+type Server struct {
+	log    *slog.Logger
+	store  storage.Store
+	keys   *keys.Manager
+	public http.Handler
+	admin  http.Handler
+}
+
+// New opens storage (applying pending migrations), loads or creates the
+// keys and builds both listeners' handlers. In development mode it
+// generates the master key and, if none is configured, the admin token,
+// which it writes once to notice.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, notice io.Writer) (*Server, error) {
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := assemble(ctx, cfg, log, notice, store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return srv, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (storage.Store, error) {
+	if cfg.Dev() {
+		log.Warn("DEVELOPMENT MODE: no database configured; storage is in memory and NOTHING IS KEPT across restarts. Set VEIL_DATABASE_URL for real use.")
+		return memory.New(), nil
+	}
+	if err := postgres.MigrateUp(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("apply migrations: %w", err)
+	}
+	store, err := postgres.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return store, nil
+}
+
+func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice io.Writer, store storage.Store) (*Server, error) {
+	masterKeys, adminToken := cfg.MasterKeys, cfg.AdminToken
+	if cfg.Dev() {
+		if len(masterKeys) == 0 {
+			masterKeys = [][]byte{randomBytes(keys.MasterKeySize)}
+		}
+		if adminToken == "" {
+			adminToken = base64.RawURLEncoding.EncodeToString(randomBytes(32))
+			fmt.Fprintf(notice, "development admin token (shown once): %s\n", adminToken)
+		}
+	}
+	sealer, err := keys.NewSealer(masterKeys)
+	if err != nil {
+		return nil, fmt.Errorf("create sealer: %w", err)
+	}
+	km := keys.NewManager(store, sealer, nil)
+	if err := km.Init(ctx); err != nil {
+		return nil, err
+	}
+
+	p, err := provider.New(provider.Config{
+		Issuer:              cfg.Issuer,
+		AccessTokenLifespan: cfg.AccessTokenLifespan,
+		Logger:              log,
+	}, store, km)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := endpoint.New(endpoint.Config{Provider: p, Keys: km, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	publicMux := http.NewServeMux()
+	pub.Register(publicMux)
+
+	adm := admin.New(admin.Config{Store: store, Hasher: p.Hasher(), Token: adminToken, Logger: log})
+	return &Server{
+		log:    log,
+		store:  store,
+		keys:   km,
+		public: reqlog.Middleware(log, "public", publicMux),
+		admin:  reqlog.Middleware(log, "admin", adm),
+	}, nil
+}
+
+// Public returns the handler of the public (OAuth) listener.
+func (s *Server) Public() http.Handler { return s.public }
+
+// Admin returns the handler of the admin listener.
+func (s *Server) Admin() http.Handler { return s.admin }
+
+// Keys returns the key manager; tests use it to read tokens the way a
+// resource server holding the key would.
+func (s *Server) Keys() *keys.Manager { return s.keys }
+
+// Close releases storage.
+func (s *Server) Close() { s.store.Close() }
+
+// Serve serves both listeners until ctx is done, then shuts down
+// gracefully: it stops accepting, lets in-flight requests finish within
+// ShutdownTimeout, and returns.
+func (s *Server) Serve(ctx context.Context, public, adminLn net.Listener) error {
+	servers := []*http.Server{newHTTPServer(s.public, s.log), newHTTPServer(s.admin, s.log)}
+	listeners := []net.Listener{public, adminLn}
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
+	s.log.Info("veil serving", "public_addr", public.Addr().String(), "admin_addr", adminLn.Addr().String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+
+	s.log.Info("veil shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, hs := range servers {
+		if err := hs.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
+		}
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("serve: %w", serveErr))
+	}
+	return errors.Join(errs...)
+}
+
+// newHTTPServer returns a server with timeouts that keep slow clients from
+// holding connections.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
