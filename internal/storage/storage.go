@@ -23,8 +23,14 @@ var (
 	// a key id) is already taken.
 	ErrConflict = errors.New("storage: conflict")
 	// ErrUnavailable means the backend could not be reached or did not
-	// answer in time. Callers answer 503 rather than guess.
+	// answer in time, or gave up on a transaction (a serialization failure
+	// or a deadlock) that may succeed if tried again. Callers answer 503
+	// rather than guess.
 	ErrUnavailable = errors.New("storage: unavailable")
+	// ErrUsed means a single-use item (an authorization code, a refresh
+	// token) was already consumed or revoked. A consumed authorization
+	// request is deleted, so ConsumeAuthRequest reports ErrNotFound.
+	ErrUsed = errors.New("storage: already used")
 )
 
 // ClientKind tells a client that runs OAuth2 flows from the credentials a
@@ -163,6 +169,9 @@ type AccessToken struct {
 	ExpiresAt time.Time
 	// Revoked is set once the token, or its family, was revoked.
 	Revoked bool
+	// ConsentID names the user's consent the token was issued under; empty
+	// for the client credentials grant.
+	ConsentID string
 }
 
 // Store is everything Veil keeps. Every method is safe for concurrent use.
@@ -231,14 +240,34 @@ type Store interface {
 	InitKeys(ctx context.Context, generate func() ([]*Key, error)) ([]*Key, error)
 
 	// CreateAccessToken records an issued access token. It returns only
-	// once the record is durable. ErrNotFound if no client has t.ClientID;
-	// ErrConflict if the signature or the JTI is taken.
+	// once the record is durable (outside a transaction; inside one, once
+	// it commits). ErrNotFound if no client has t.ClientID, or if
+	// t.ConsentID is set and names no consent or a consent of a disabled
+	// user; ErrConflict if the signature or the JTI is taken.
 	CreateAccessToken(ctx context.Context, t *AccessToken) error
 	// AccessToken returns the record with the given signature.
 	AccessToken(ctx context.Context, signature string) (*AccessToken, error)
 	// RevokeAccessTokens marks every token of a request ID revoked.
 	// Revoking nothing is not an error.
 	RevokeAccessTokens(ctx context.Context, requestID string) error
+
+	Users
+	Browsers
+	Grants
+
+	// BeginTx starts a transaction and returns a context carrying it; every
+	// Store method called with that context runs inside it, until Commit
+	// or Rollback. fosite's handlers use this to make a token exchange
+	// atomic. Called with a context that already carries a transaction,
+	// it starts a savepoint within it. The memory backend applies each
+	// write at once and its Rollback undoes nothing (see its package doc).
+	BeginTx(ctx context.Context) (context.Context, error)
+	// Commit commits the transaction carried by ctx. It is an error if ctx
+	// carries none (the memory backend cannot tell, and returns nil).
+	Commit(ctx context.Context) error
+	// Rollback aborts the transaction carried by ctx. It is not an error
+	// to roll back a committed transaction.
+	Rollback(ctx context.Context) error
 
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error

@@ -132,10 +132,31 @@ func (s *Store) DeleteClient(_ context.Context, id string) error {
 	return nil
 }
 
-// deleteClient removes a client of any kind together with its tokens, as
-// the foreign key from access_tokens does in PostgreSQL.
+// deleteClient removes a client of any kind together with its pending
+// authorization requests, consents, codes and tokens, as the foreign keys
+// to clients do in PostgreSQL.
 func (s *Store) deleteClient(id string) {
 	delete(s.clients, id)
+	for rid, r := range s.requests {
+		if r.ClientID == id {
+			delete(s.requests, rid)
+		}
+	}
+	for cid, c := range s.consents {
+		if c.ClientID == id {
+			s.deleteConsent(cid)
+		}
+	}
+	for sig, c := range s.codes {
+		if c.ClientID == id {
+			delete(s.codes, sig)
+		}
+	}
+	for sig, t := range s.refresh {
+		if t.ClientID == id {
+			delete(s.refresh, sig)
+		}
+	}
 	for sig, t := range s.tokens {
 		if t.ClientID == id {
 			delete(s.tokens, sig)

@@ -58,13 +58,17 @@ func (s *Store) InitKeys(
 }
 
 // CreateAccessToken stores a copy of t. ErrNotFound if no client has
-// t.ClientID; ErrConflict if the signature or the JTI is taken.
+// t.ClientID, or t.ConsentID is set and names no consent or one of a
+// disabled user; ErrConflict if the signature or the JTI is taken.
 func (s *Store) CreateAccessToken(_ context.Context, t *storage.AccessToken) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
 	if _, ok := s.clients[t.ClientID]; !ok {
 		return fmt.Errorf("create access token: %w", storage.ErrNotFound)
+	}
+	if c, ok := s.consents[t.ConsentID]; t.ConsentID != "" && (!ok || !s.activeUser(c.UserID)) {
+		return fmt.Errorf("create access token: consent: %w", storage.ErrNotFound)
 	}
 	if _, ok := s.tokens[t.Signature]; ok || s.jtis[t.JTI] {
 		return fmt.Errorf("create access token: %w", storage.ErrConflict)

@@ -5,7 +5,13 @@
 //
 // The Store deep-copies every value on the way in and on the way out: a
 // caller that changes a slice it passed in or got back cannot change what
-// the Store holds, exactly as with a database.
+// the Store holds, exactly as with a database. Deleting a client, a user or
+// a consent removes what depends on it, as the foreign keys of the
+// PostgreSQL schema do.
+//
+// BUG: BeginTx returns its context unchanged: every write applies at once,
+// Commit does nothing and Rollback undoes nothing. A handler that relies on
+// a rollback to undo a half-done exchange leaves its first writes behind.
 package memory
 
 import (
@@ -29,6 +35,14 @@ type Store struct {
 	keys      []*storage.Key
 	tokens    map[string]*storage.AccessToken
 	jtis      map[string]bool
+
+	users    map[string]*storage.User
+	sessions map[string]*storage.Session
+	requests map[string]*storage.AuthRequest
+	failures map[string][]time.Time
+	consents map[string]*storage.Consent
+	codes    map[string]*storage.Code
+	refresh  map[string]*storage.RefreshToken
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -41,6 +55,13 @@ func New() *Store {
 		resources: make(map[string]*storage.Resource),
 		tokens:    make(map[string]*storage.AccessToken),
 		jtis:      make(map[string]bool),
+		users:     make(map[string]*storage.User),
+		sessions:  make(map[string]*storage.Session),
+		requests:  make(map[string]*storage.AuthRequest),
+		failures:  make(map[string][]time.Time),
+		consents:  make(map[string]*storage.Consent),
+		codes:     make(map[string]*storage.Code),
+		refresh:   make(map[string]*storage.RefreshToken),
 	}
 }
 
@@ -58,6 +79,21 @@ func (s *Store) Ping(context.Context) error {
 
 // Close does nothing; the Store stays usable.
 func (s *Store) Close() {}
+
+// BeginTx returns ctx: the Store has no transactions (see the package doc).
+func (s *Store) BeginTx(ctx context.Context) (context.Context, error) {
+	return ctx, nil
+}
+
+// Commit does nothing: every write was applied when it was made.
+func (s *Store) Commit(context.Context) error {
+	return nil
+}
+
+// Rollback does nothing, and in particular undoes nothing.
+func (s *Store) Rollback(context.Context) error {
+	return nil
+}
 
 func cloneClient(c *storage.Client) *storage.Client {
 	cp := *c
@@ -85,5 +121,23 @@ func cloneToken(t *storage.AccessToken) *storage.AccessToken {
 	cp := *t
 	cp.Audience = slices.Clone(t.Audience)
 	cp.Scopes = slices.Clone(t.Scopes)
+	return &cp
+}
+
+func cloneConsent(c *storage.Consent) *storage.Consent {
+	cp := *c
+	cp.Scopes = slices.Clone(c.Scopes)
+	return &cp
+}
+
+func cloneCode(c *storage.Code) *storage.Code {
+	cp := *c
+	cp.Request = bytes.Clone(c.Request)
+	return &cp
+}
+
+func cloneRefreshToken(t *storage.RefreshToken) *storage.RefreshToken {
+	cp := *t
+	cp.Request = bytes.Clone(t.Request)
 	return &cp
 }

@@ -105,7 +105,7 @@ const selectClientSQL = `SELECT ` + clientColumns + ` FROM clients c WHERE c.id 
 
 // Client returns the client with the given ID.
 func (s *Store) Client(ctx context.Context, id string) (*storage.Client, error) {
-	c, err := scanClient(s.pool.QueryRow(ctx, selectClientSQL, id))
+	c, err := scanClient(s.querier(ctx).QueryRow(ctx, selectClientSQL, id))
 	if err != nil {
 		return nil, fmt.Errorf("get client: %w", mapError(err))
 	}
@@ -127,7 +127,7 @@ func (s *Store) ListClients(
 		return nil, nil
 	}
 
-	rows, err := s.pool.Query(ctx, listClientsSQL, kind, after, limit)
+	rows, err := s.querier(ctx).Query(ctx, listClientsSQL, kind, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", mapError(err))
 	}
@@ -179,7 +179,7 @@ UPDATE clients SET secret_hash = $2, updated_at = now() WHERE id = $1`
 
 // SetClientSecret replaces a client's secret hash.
 func (s *Store) SetClientSecret(ctx context.Context, id string, hash []byte) error {
-	tag, err := s.pool.Exec(ctx, setClientSecretSQL, id, hash)
+	tag, err := s.querier(ctx).Exec(ctx, setClientSecretSQL, id, hash)
 	if err != nil {
 		return fmt.Errorf("set client secret: %w", mapError(err))
 	}
@@ -197,7 +197,7 @@ const deleteClientSQL = `DELETE FROM clients WHERE id = $1 AND kind = 'client'`
 // DeleteClient removes a client of KindClient and the records of the access
 // tokens issued to it.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, deleteClientSQL, id)
+	tag, err := s.querier(ctx).Exec(ctx, deleteClientSQL, id)
 	if err != nil {
 		return fmt.Errorf("delete client: %w", mapError(err))
 	}

@@ -20,7 +20,7 @@ ORDER BY created_at, id`
 
 // Keys returns every stored key, oldest first.
 func (s *Store) Keys(ctx context.Context) ([]*storage.Key, error) {
-	keys, err := selectKeys(ctx, s.pool)
+	keys, err := selectKeys(ctx, s.querier(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}

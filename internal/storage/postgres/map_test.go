@@ -30,6 +30,8 @@ func TestMapError(t *testing.T) {
 		{name: "admin shutdown", err: pgErr("57P01"), want: storage.ErrUnavailable},
 		{name: "starting up", err: pgErr("57P03"), want: storage.ErrUnavailable},
 		{name: "too many connections", err: pgErr("53300"), want: storage.ErrUnavailable},
+		{name: "serialization failure", err: pgErr("40001"), want: storage.ErrUnavailable},
+		{name: "deadlock", err: pgErr("40P01"), want: storage.ErrUnavailable},
 		{name: "check violation", err: pgErr("23514")},
 		{name: "undefined table", err: pgErr("42P01")},
 		{

@@ -37,6 +37,15 @@ func MigrateDown(ctx context.Context, dsn string) error {
 	})
 }
 
+// MigrateForce records version as the applied migration without running
+// anything, clearing the dirty flag. It is for after a failed migration was
+// repaired by hand.
+func MigrateForce(ctx context.Context, dsn string, version int) error {
+	return withMigrate(ctx, dsn, "force migration version", func(m *migrate.Migrate) error {
+		return m.Force(version)
+	})
+}
+
 // MigrationStatus returns the version of the last applied migration, 0 if
 // none is, and whether it is dirty: a dirty migration failed half-way and
 // must be repaired by hand before any other can run.

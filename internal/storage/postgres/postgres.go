@@ -6,10 +6,28 @@
 // boundary: a unique violation (SQLSTATE 23505) is storage.ErrConflict, a
 // foreign key violation (23503, a client or resource that does not exist)
 // is storage.ErrNotFound, and a refused or broken connection or a timeout is
-// storage.ErrUnavailable. The pgx error stays in the chain for the log.
+// storage.ErrUnavailable. So are a serialization failure (40001) and a
+// deadlock (40P01): the server gave up on the transaction, which is then
+// aborted and must be rolled back, but the same request tried again may
+// succeed. The pgx error stays in the chain for the log.
+//
+// Every method runs on the transaction that BeginTx put in its context, if
+// any, and otherwise on the pool. Transactions run at READ COMMITTED, the
+// server's default; the single-use items (codes, refresh tokens,
+// authorization requests) are consumed by one statement that rechecks its
+// condition on the row's latest version, which is what makes them single-use
+// at that level.
+//
+// Expiry (of sessions and authorization requests) is judged by this
+// process's clock, against times that callers computed with the same kind
+// of clock, rather than by the database server's.
 //
 // The connection string holds the database password, so errors built while
 // parsing it or connecting never carry it (see redact).
+//
+// BUG: Expired sessions, authorization requests, codes, refresh tokens,
+// access token records and login failures of keys never seen again are
+// never deleted; the tables grow until a sweeper is written.
 package postgres
 
 import (
@@ -19,6 +37,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -31,6 +50,7 @@ import (
 // use; create it with New.
 type Store struct {
 	pool *pgxpool.Pool
+	now  func() time.Time
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -56,7 +76,7 @@ func New(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, redact(fmt.Errorf("connect to database: %w", mapError(err)), pw)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, now: time.Now}, nil
 }
 
 // Ping reports whether the database answers.
@@ -70,34 +90,6 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes every connection of the pool.
 func (s *Store) Close() {
 	s.pool.Close()
-}
-
-// querier is what both the pool and a transaction offer, so that one helper
-// can run inside or outside a transaction.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// inTx runs fn in a transaction and commits it if fn returns nil. Errors
-// returned by fn are passed up as they are.
-func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", mapError(err))
-	}
-	// After a commit Rollback does nothing, so the deferred call only
-	// matters on an early return or a panic.
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit transaction: %w", mapError(err))
-	}
-	return nil
 }
 
 // mapError adds the storage sentinel error that err stands for, if any.
@@ -118,6 +110,10 @@ func mapError(err error) error {
 			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
 		case pgErr.Code == "23503":
 			return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
+		case pgErr.Code == "40001" || pgErr.Code == "40P01":
+			// A serialization failure or a deadlock aborts the transaction,
+			// but trying it again may well succeed.
+			return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 		case unavailableCode(pgErr.Code):
 			return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 		}

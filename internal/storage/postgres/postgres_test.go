@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -36,11 +37,14 @@ func TestMigrate(t *testing.T) {
 		migrate     func(ctx context.Context, dsn string) error
 		wantVersion uint
 	}{
-		{name: "up", migrate: postgres.MigrateUp, wantVersion: 1},
-		{name: "up again", migrate: postgres.MigrateUp, wantVersion: 1},
-		{name: "down", migrate: postgres.MigrateDown, wantVersion: 0},
+		{name: "up", migrate: postgres.MigrateUp, wantVersion: 2},
+		{name: "up again", migrate: postgres.MigrateUp, wantVersion: 2},
+		{name: "down one", migrate: postgres.MigrateDown, wantVersion: 1},
+		{name: "up from 1", migrate: postgres.MigrateUp, wantVersion: 2},
+		{name: "down to 1", migrate: postgres.MigrateDown, wantVersion: 1},
+		{name: "down to 0", migrate: postgres.MigrateDown, wantVersion: 0},
 		{name: "down with nothing applied", migrate: postgres.MigrateDown, wantVersion: 0},
-		{name: "up after down", migrate: postgres.MigrateUp, wantVersion: 1},
+		{name: "up after down", migrate: postgres.MigrateUp, wantVersion: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,10 +60,22 @@ func TestMigrate(t *testing.T) {
 		})
 	}
 
-	// The schema works after the round trip.
+	// The schema works after the round trips.
 	s := open(t, dsn)
 	if _, err := s.InitKeys(ctx, func() ([]*storage.Key, error) { return nil, nil }); err != nil {
 		t.Errorf("InitKeys() after migrate up, down, up = %v, want nil", err)
+	}
+	app := &storage.Client{ID: "app", Kind: storage.KindClient, TokenEndpointAuthMethod: "none"}
+	err := errors.Join(
+		s.CreateClient(ctx, app),
+		s.CreateUser(ctx, &storage.User{ID: "u1", Username: "alice"}),
+		s.SaveConsent(ctx, &storage.Consent{ID: "c1", UserID: "u1", ClientID: "app"}),
+		s.CreateAccessToken(ctx, &storage.AccessToken{Signature: "at", JTI: "jti",
+			ClientID: "app", ConsentID: "c1"}),
+		s.DeleteConsent(ctx, "u1", "c1"),
+	)
+	if err != nil {
+		t.Errorf("grant and withdraw consent after migrate up, down, up = %v, want nil", err)
 	}
 }
 

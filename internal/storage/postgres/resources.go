@@ -71,7 +71,7 @@ const selectResourceSQL = `SELECT ` + resourceColumns + ` FROM resources WHERE i
 
 // Resource returns the resource with the given ID.
 func (s *Store) Resource(ctx context.Context, id string) (*storage.Resource, error) {
-	r, err := scanResource(s.pool.QueryRow(ctx, selectResourceSQL, id))
+	r, err := scanResource(s.querier(ctx).QueryRow(ctx, selectResourceSQL, id))
 	if err != nil {
 		return nil, fmt.Errorf("get resource: %w", mapError(err))
 	}
@@ -85,7 +85,7 @@ FROM resources WHERE identifier = $1`
 func (s *Store) ResourceByIdentifier(
 	ctx context.Context, identifier string,
 ) (*storage.Resource, error) {
-	r, err := scanResource(s.pool.QueryRow(ctx, selectResourceByIdentifierSQL, identifier))
+	r, err := scanResource(s.querier(ctx).QueryRow(ctx, selectResourceByIdentifierSQL, identifier))
 	if err != nil {
 		return nil, fmt.Errorf("get resource by identifier: %w", mapError(err))
 	}
@@ -98,7 +98,7 @@ FROM resources WHERE client_id = $1`
 // ResourceByClient returns the resource whose credentials client has the
 // given ID.
 func (s *Store) ResourceByClient(ctx context.Context, clientID string) (*storage.Resource, error) {
-	r, err := scanResource(s.pool.QueryRow(ctx, selectResourceByClientSQL, clientID))
+	r, err := scanResource(s.querier(ctx).QueryRow(ctx, selectResourceByClientSQL, clientID))
 	if err != nil {
 		return nil, fmt.Errorf("get resource by client: %w", mapError(err))
 	}
@@ -120,7 +120,7 @@ func (s *Store) ListResources(
 		return nil, nil
 	}
 
-	rows, err := s.pool.Query(ctx, listResourcesSQL, after, limit)
+	rows, err := s.querier(ctx).Query(ctx, listResourcesSQL, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", mapError(err))
 	}
@@ -145,7 +145,7 @@ RETURNING client_id, created_at, updated_at`
 func (s *Store) UpdateResource(ctx context.Context, r *storage.Resource) error {
 	var clientID string
 	var created, updated time.Time
-	err := s.pool.QueryRow(ctx, updateResourceSQL, r.ID, r.Identifier, r.Name,
+	err := s.querier(ctx).QueryRow(ctx, updateResourceSQL, r.ID, r.Identifier, r.Name,
 		notNil(r.Scopes)).Scan(&clientID, &created, &updated)
 	if err != nil {
 		return fmt.Errorf("update resource: %w", mapError(err))
@@ -166,7 +166,7 @@ WHERE kind = 'resource'
 // DeleteResource removes a resource, its credentials client, and the
 // resource from every client's Resources.
 func (s *Store) DeleteResource(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, deleteResourceSQL, id)
+	tag, err := s.querier(ctx).Exec(ctx, deleteResourceSQL, id)
 	if err != nil {
 		return fmt.Errorf("delete resource: %w", mapError(err))
 	}

@@ -3,8 +3,11 @@
 // behaviour storage.Store documents whichever backend is configured.
 //
 // The suite checks the documented error cases as well as the happy paths,
-// that nothing is stored when a write fails, and that values passed in or
-// returned never alias what the Store holds.
+// that nothing is stored when a write fails, that values passed in or
+// returned never alias what the Store holds, and that single-use items
+// (codes, refresh tokens, authorization requests) are consumed exactly once
+// by concurrent callers. Transactions (BeginTx) are not covered: the memory
+// backend has none, and the postgres package tests its own.
 package storagetest
 
 import (
@@ -46,6 +49,28 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"AccessTokens", testAccessTokens},
 		{"AccessTokenAliasing", testAccessTokenAliasing},
 		{"RevokeAccessTokens", testRevokeAccessTokens},
+		{"CreateUser", testCreateUser},
+		{"UserLookups", testUserLookups},
+		{"ListUsers", testListUsers},
+		{"UpdateUser", testUpdateUser},
+		{"DisableUser", testDisableUser},
+		{"DeleteUser", testDeleteUser},
+		{"Sessions", testSessions},
+		{"AuthRequests", testAuthRequests},
+		{"ConsumeAuthRequestConcurrent", testConsumeAuthRequestConcurrent},
+		{"LoginFailures", testLoginFailures},
+		{"LoginFailuresConcurrent", testLoginFailuresConcurrent},
+		{"SaveConsent", testSaveConsent},
+		{"ConsentLookups", testConsentLookups},
+		{"DeleteConsent", testDeleteConsent},
+		{"CreateCode", testCreateCode},
+		{"UseCode", testUseCode},
+		{"UseCodeConcurrent", testUseCodeConcurrent},
+		{"CreateRefreshToken", testCreateRefreshToken},
+		{"DeactivateRefreshToken", testDeactivateRefreshToken},
+		{"DeactivateRefreshTokenConcurrent", testDeactivateRefreshTokenConcurrent},
+		{"RevokeRefreshTokens", testRevokeRefreshTokens},
+		{"GrantAliasing", testGrantAliasing},
 		{"Ping", testPing},
 	}
 	for _, g := range groups {

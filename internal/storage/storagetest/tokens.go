@@ -18,6 +18,10 @@ func testAccessTokens(t *testing.T, s storage.Store) {
 		ClientID: "app", IssuedAt: base, ExpiresAt: base}
 	sameJTI := newToken("sig-2", "req-1", "app")
 	sameJTI.JTI = stored.JTI
+	mustCreateUser(t, s, newUser("u-alice", "alice"))
+	consent := mustSaveConsent(t, s, newConsent("c1", "u-alice", "app", api, "read"))
+	lost := newUserToken("sig-lost", "req-5", consent)
+	lost.ConsentID = "none"
 
 	tests := []struct {
 		name    string
@@ -34,6 +38,8 @@ func testAccessTokens(t *testing.T, s storage.Store) {
 			wantErr: storage.ErrConflict, want: stored},
 		{name: "JTI taken", token: sameJTI, wantErr: storage.ErrConflict},
 		{name: "unknown client", token: newToken("sig-3", "req-1", "none"), wantErr: storage.ErrNotFound},
+		{name: "under a consent", token: newUserToken("sig-consent", "req-4", consent)},
+		{name: "unknown consent", token: lost, wantErr: storage.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
