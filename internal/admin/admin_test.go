@@ -15,12 +15,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/veil-auth/veil/internal/admin"
+	"github.com/veil-auth/veil/internal/password"
 	"github.com/veil-auth/veil/internal/secret"
 	"github.com/veil-auth/veil/internal/storage"
 	"github.com/veil-auth/veil/internal/storage/memory"
 )
 
 const adminToken = "admin-token-for-tests-0123456789abcdef"
+
+// testPasswords are cheap argon2id parameters, so that the tests do not
+// spend most of their time hashing.
+var testPasswords = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 func TestMemory(t *testing.T) {
 	runAdminTests(t, func(*testing.T) storage.Store { return memory.New() })
@@ -53,6 +58,16 @@ func runAdminTests(t *testing.T, newStore func(*testing.T) storage.Store) {
 		{"StoreErrors", testStoreErrors},
 		{"ResourceGone", testResourceGone},
 		{"SecretsNeverLogged", testSecretsNeverLogged},
+		{"UserLifecycle", testUserLifecycle},
+		{"UserAccepted", testUserAccepted},
+		{"UserValidation", testUserValidation},
+		{"UserConflict", testUserConflict},
+		{"UserPassword", testUserPassword},
+		{"UserDisable", testUserDisable},
+		{"UserEnable", testUserEnable},
+		{"PasswordNeverShown", testPasswordNeverShown},
+		{"Consents", testConsents},
+		{"ConsentNotFound", testConsentNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +94,9 @@ func newEnv(t *testing.T, store storage.Store) *env {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := &env{t: t, store: store, hasher: hasher, logs: logs}
-	e.handler = admin.New(admin.Config{Store: store, Hasher: hasher, Token: adminToken, Logger: logger})
+	e.handler = admin.New(admin.Config{
+		Store: store, Hasher: hasher, Token: adminToken, Logger: logger, Password: testPasswords,
+	})
 	return e
 }
 
@@ -171,6 +188,9 @@ type errorBody struct {
 type contents struct {
 	Clients, Credentials []*storage.Client
 	Resources            []*storage.Resource
+	Users                []*storage.User
+	// Consents holds each user's consents, by user ID.
+	Consents map[string][]*storage.Consent
 }
 
 func (e *env) contents() contents {
@@ -179,12 +199,23 @@ func (e *env) contents() contents {
 	clients, err1 := e.store.ListClients(ctx, storage.KindClient, "", 10000)
 	creds, err2 := e.store.ListClients(ctx, storage.KindResource, "", 10000)
 	resources, err3 := e.store.ListResources(ctx, "", 10000)
-	for _, err := range []error{err1, err2, err3} {
+	users, err4 := e.store.ListUsers(ctx, "", 10000)
+	for _, err := range []error{err1, err2, err3, err4} {
 		if err != nil {
 			e.t.Fatalf("list store contents: %v", err)
 		}
 	}
-	return contents{Clients: clients, Credentials: creds, Resources: resources}
+
+	c := contents{Clients: clients, Credentials: creds, Resources: resources, Users: users,
+		Consents: make(map[string][]*storage.Consent)}
+	for _, u := range users {
+		consents, err := e.store.ListConsents(ctx, u.ID)
+		if err != nil {
+			e.t.Fatalf("ListConsents(%q) = %v", u.ID, err)
+		}
+		c.Consents[u.ID] = consents
+	}
+	return c
 }
 
 // wantUnchanged fails if the store no longer holds before.

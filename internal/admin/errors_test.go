@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/veil-auth/veil/internal/admin"
+	"github.com/veil-auth/veil/internal/password"
 	"github.com/veil-auth/veil/internal/storage"
+	"github.com/veil-auth/veil/internal/storage/memory"
 )
 
 // failingStore is a store whose reads fail with err, over a real store so
@@ -34,6 +36,14 @@ func (f failingStore) Resource(context.Context, string) (*storage.Resource, erro
 }
 
 func (f failingStore) ResourceByIdentifier(context.Context, string) (*storage.Resource, error) {
+	return nil, f.err
+}
+
+func (f failingStore) User(context.Context, string) (*storage.User, error) {
+	return nil, f.err
+}
+
+func (f failingStore) ListUsers(context.Context, string, int) ([]*storage.User, error) {
 	return nil, f.err
 }
 
@@ -91,6 +101,9 @@ func testStoreErrors(t *testing.T, e *env) {
 		{http.MethodGet, "/admin/resources/someid", nil},
 		{http.MethodGet, "/admin/clients/someid", nil},
 		{http.MethodPost, "/admin/clients", clientBody()},
+		{http.MethodGet, "/admin/users", nil},
+		{http.MethodGet, "/admin/users/someid", nil},
+		{http.MethodGet, "/admin/users/someid/consents", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,13 +161,41 @@ func testSecretsNeverLogged(t *testing.T, e *env) {
 	}
 }
 
-// TestNewPanics checks that a Config without a Store or Hasher is caught at
-// start-up rather than on the first request.
+// TestNewPanics checks that a Config without a Store or Hasher, or with
+// password parameters out of bounds, is caught at start-up rather than on
+// the first request.
 func TestNewPanics(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("New(Config{}) did not panic")
-		}
-	}()
-	admin.New(admin.Config{Token: adminToken})
+	e := newEnv(t, memory.New())
+	tests := []struct {
+		name string
+		cfg  admin.Config
+	}{
+		{"empty", admin.Config{Token: adminToken}},
+		{"no hasher", admin.Config{Store: e.store, Token: adminToken}},
+		{"password params", admin.Config{Store: e.store, Hasher: e.hasher, Token: adminToken,
+			Password: password.Params{Memory: password.MaxMemory + 1, Time: 1, Threads: 1,
+				SaltLen: 16, KeyLen: 32}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("New(%+v) did not panic", tt.cfg)
+				}
+			}()
+			admin.New(tt.cfg)
+		})
+	}
+}
+
+// TestDefaultPasswordParams checks that an API configured without password
+// parameters hashes with password.Default.
+func TestDefaultPasswordParams(t *testing.T) {
+	e := newEnv(t, memory.New())
+	e.handler = admin.New(admin.Config{Store: e.store, Hasher: e.hasher, Token: adminToken})
+	u := e.createUser(userBody())
+	hash := e.storedUser(u.ID).PasswordHash
+	if password.NeedsRehash(hash, password.Default) {
+		t.Errorf("stored hash %q was not made with password.Default", hash)
+	}
 }

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/veil-auth/veil/internal/storage"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -41,6 +44,26 @@ type clientJSON struct {
 	Resources               []string `json:"resources"`
 	CreatedAt               string   `json:"created_at"`
 	UpdatedAt               string   `json:"updated_at"`
+}
+
+type userJSON struct {
+	ID        string `json:"id"`
+	Username  string `json:"username"`
+	Email     string `json:"email"`
+	Disabled  bool   `json:"disabled"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+type consentJSON struct {
+	ID         string   `json:"id"`
+	ClientID   string   `json:"client_id"`
+	ClientName string   `json:"client_name"`
+	Resource   string   `json:"resource"`
+	Scopes     []string `json:"scopes"`
+	Remember   bool     `json:"remember"`
+	CreatedAt  string   `json:"created_at"`
+	UpdatedAt  string   `json:"updated_at"`
 }
 
 type listJSON[T any] struct {
@@ -80,6 +103,35 @@ func (e *env) createClient(body map[string]any) clientJSON {
 	var got clientJSON
 	e.do(http.MethodPost, "/admin/clients", body).want(e.t, http.StatusCreated, &got)
 	return got
+}
+
+// alicePassword is the password of userBody's user.
+const alicePassword = "correct horse battery staple"
+
+// userBody returns a valid user registration.
+func userBody() map[string]any {
+	return map[string]any{
+		"username": "alice",
+		"password": alicePassword,
+		"email":    "alice@example.test",
+	}
+}
+
+func (e *env) createUser(body map[string]any) userJSON {
+	e.t.Helper()
+	var got userJSON
+	e.do(http.MethodPost, "/admin/users", body).want(e.t, http.StatusCreated, &got)
+	return got
+}
+
+// storedUser returns the user as the store holds it, hash included.
+func (e *env) storedUser(id string) *storage.User {
+	e.t.Helper()
+	u, err := e.store.User(context.Background(), id)
+	if err != nil {
+		e.t.Fatalf("User(%q) = %v", id, err)
+	}
+	return u
 }
 
 // with returns a copy of body with the given members set, or removed when

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"testing"
@@ -8,8 +9,8 @@ import (
 	"github.com/veil-auth/veil/internal/storage/memory"
 )
 
-// The seed corpora live in testdata/fuzz/FuzzPageToken and
-// testdata/fuzz/FuzzCreateClient.
+// The seed corpora live in testdata/fuzz/FuzzPageToken,
+// testdata/fuzz/FuzzCreateClient and testdata/fuzz/FuzzCreateUser.
 
 // FuzzPageToken checks that no page_token other than one Veil made gets
 // past the MAC, and that none causes anything but a 400.
@@ -40,6 +41,32 @@ func FuzzCreateClient(f *testing.F) {
 			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 			res.wantError(t, res.status, errorCode(t, res))
+			e.wantUnchanged(before)
+		default:
+			t.Fatalf("POST %q: status = %d, want 201, 400 or 413; body %s", body, res.status, res.body)
+		}
+	})
+}
+
+// FuzzCreateUser sends arbitrary bodies to POST /admin/users: the answer is
+// 201 or a 4xx error, never a server error; a refused body stores nothing;
+// and no answer holds the password or its hash.
+func FuzzCreateUser(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body string) {
+		e := newEnv(t, memory.New())
+		before := e.contents()
+
+		res := e.do(http.MethodPost, "/admin/users", body)
+		switch res.status {
+		case http.StatusCreated:
+			var got userJSON
+			res.want(t, res.status, &got)
+			hash := e.storedUser(got.ID).PasswordHash
+			if bytes.Contains(res.body, []byte("argon2")) || bytes.Contains(res.body, []byte(hash)) {
+				t.Fatalf("POST %q: response holds the password hash: %s", body, res.body)
+			}
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			res.wantError(t, res.status, badRequest)
 			e.wantUnchanged(before)
 		default:
 			t.Fatalf("POST %q: status = %d, want 201, 400 or 413; body %s", body, res.status, res.body)

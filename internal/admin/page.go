@@ -24,6 +24,7 @@ const (
 	pageVersion   byte = 1
 	pageResources byte = 'r'
 	pageClients   byte = 'c'
+	pageUsers     byte = 'u'
 )
 
 var errPageToken = invalidRequest("page_token is not valid")

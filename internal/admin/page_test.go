@@ -51,8 +51,14 @@ func testPagination(t *testing.T, e *env) {
 	for range 7 {
 		clientIDs = append(clientIDs, e.createClient(body).ClientID)
 	}
+	var userIDs []string
+	for i := range 5 {
+		u := e.createUser(with(userBody(), "username", "u"+strconv.Itoa(i)))
+		userIDs = append(userIDs, u.ID)
+	}
 	slices.Sort(resourceIDs)
 	slices.Sort(clientIDs)
+	slices.Sort(userIDs)
 
 	tests := []struct {
 		name      string
@@ -67,6 +73,8 @@ func testPagination(t *testing.T, e *env) {
 		{"clients by 200", "/admin/clients", 200, "client_id", clientIDs, []int{7}},
 		{"resources by 2", "/admin/resources", 2, "id", resourceIDs, []int{2, 2}},
 		{"resources by 1", "/admin/resources", 1, "id", resourceIDs, []int{1, 1, 1, 1}},
+		{"users by 2", "/admin/users", 2, "id", userIDs, []int{2, 2, 1}},
+		{"users by 5", "/admin/users", 5, "id", userIDs, []int{5}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +122,7 @@ func testPageTokenTampered(t *testing.T, e *env) {
 		{"sql", "' OR 1=1 --"},
 		{"long", strings.Repeat("A", 5000)},
 		{"other listing", clientsToken(t, e)},
+		{"users listing", usersToken(t, e)},
 		{"other key", foreignToken(t, e)},
 	}
 	for _, tt := range tests {
@@ -139,6 +148,16 @@ func clientsToken(t *testing.T, e *env) string {
 	e.createClient(body)
 	var page listJSON[clientJSON]
 	e.do(http.MethodGet, "/admin/clients?limit=1", nil).want(t, http.StatusOK, &page)
+	return page.NextPageToken
+}
+
+// usersToken returns a genuine page token of the users listing.
+func usersToken(t *testing.T, e *env) string {
+	t.Helper()
+	e.createUser(with(userBody(), "username", "token1"))
+	e.createUser(with(userBody(), "username", "token2"))
+	var page listJSON[userJSON]
+	e.do(http.MethodGet, "/admin/users?limit=1", nil).want(t, http.StatusOK, &page)
 	return page.NextPageToken
 }
 

@@ -34,6 +34,10 @@ func testAuth(t *testing.T, e *env) {
 		{http.MethodPost, "/admin/clients"},
 		{http.MethodPatch, "/admin/clients"},
 		{http.MethodGet, "/admin/nothing-here"},
+		{http.MethodPost, "/admin/users"},
+		{http.MethodGet, "/admin/users/x/consents"},
+		{http.MethodPost, "/admin/users/x/disable"},
+		{http.MethodDelete, "/admin/users/x/consents/y"},
 	}
 	for _, h := range headers {
 		t.Run(h.name, func(t *testing.T) {
@@ -98,6 +102,12 @@ func testRequestShape(t *testing.T, e *env) {
 		{http.MethodPost, "/admin/clients/x", "DELETE, GET, HEAD, PUT"},
 		{http.MethodGet, "/admin/resources/x/secret", "POST"},
 		{http.MethodPut, "/admin/clients/x/secret", "POST"},
+		{http.MethodPatch, "/admin/users", "GET, HEAD, POST"},
+		{http.MethodPost, "/admin/users/x", "DELETE, GET, HEAD, PUT"},
+		{http.MethodGet, "/admin/users/x/disable", "POST"},
+		{http.MethodDelete, "/admin/users/x/enable", "POST"},
+		{http.MethodPost, "/admin/users/x/consents", "GET, HEAD"},
+		{http.MethodGet, "/admin/users/x/consents/y", "DELETE"},
 	}
 	for _, m := range methods {
 		res := e.do(m.method, m.path, nil)
@@ -121,14 +131,23 @@ func testNotFound(t *testing.T, e *env) {
 			{http.MethodGet, "/admin/clients/" + id},
 			{http.MethodDelete, "/admin/clients/" + id},
 			{http.MethodPost, "/admin/clients/" + id + "/secret"},
+			{http.MethodGet, "/admin/users/" + id},
+			{http.MethodDelete, "/admin/users/" + id},
+			{http.MethodPost, "/admin/users/" + id + "/disable"},
+			{http.MethodPost, "/admin/users/" + id + "/enable"},
+			{http.MethodGet, "/admin/users/" + id + "/consents"},
+			{http.MethodDelete, "/admin/users/" + id + "/consents/x"},
 		} {
 			e.do(r.method, r.path, nil).wantError(t, http.StatusNotFound, "not_found")
 		}
 	}
 	e.do(http.MethodPut, "/admin/resources/unknown", resourceBody(apiURL+"/2", "read")).
 		wantError(t, http.StatusNotFound, "not_found")
+	e.do(http.MethodPut, "/admin/users/unknown", with(userBody(), "disabled", false)).
+		wantError(t, http.StatusNotFound, "not_found")
 
-	paths := []string{"/", "/admin", "/admin/", "/admin/clients/", "/admin/keys", "/admin/clients/x/y"}
+	paths := []string{"/", "/admin", "/admin/", "/admin/clients/", "/admin/keys", "/admin/clients/x/y",
+		"/admin/users/", "/admin/users/x/consents/", "/admin/users/x/consents/y/z"}
 	for _, path := range paths {
 		e.do(http.MethodGet, path, nil).wantError(t, http.StatusNotFound, "not_found")
 	}

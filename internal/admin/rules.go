@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -15,6 +16,10 @@ const (
 	maxIdentifier = 2000 // bytes in a resource identifier
 	maxScopeToken = 200  // bytes in one scope
 	maxItems      = 100  // entries in any list
+	maxUsername   = 64   // characters in a username
+	// maxEmail is the longest address that fits in an SMTP path
+	// (RFC 5321 §4.5.3.1.3), in bytes.
+	maxEmail = 254
 )
 
 // The reasons a resource identifier is refused.
@@ -131,4 +136,37 @@ func parseScope(s string) ([]string, error) {
 		return nil, invalidMetadata("scope token %d repeats an earlier one", i)
 	}
 	return scopes, nil
+}
+
+// validUsername reports whether s may be a username: 1 to maxUsername
+// characters, each a graphic character other than a space. That refuses
+// control characters, spaces of every kind, and format, private-use and
+// unassigned code points, any of which could make two usernames look the
+// same in a list or a log line. Leading and trailing spaces are refused,
+// not trimmed, so that what is stored is what the caller sent.
+func validUsername(s string) bool {
+	if n := utf8.RuneCountInString(s); n == 0 || n > maxUsername || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsGraphic(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validEmail reports whether s is empty or a plain address (RFC 5322
+// addr-spec) of at most maxEmail bytes. A display name, angle brackets,
+// comments or quoting that net/mail would strip are refused, so that the
+// address stored is exactly the one given.
+func validEmail(s string) bool {
+	if s == "" {
+		return true
+	}
+	if len(s) > maxEmail {
+		return false
+	}
+	addr, err := mail.ParseAddress(s)
+	return err == nil && addr.Name == "" && addr.Address == s
 }
