@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -47,6 +48,15 @@ type Config struct {
 	// AccessTokenLifespan is the lifetime of access tokens
 	// (VEIL_ACCESS_TOKEN_LIFESPAN). Default 15m.
 	AccessTokenLifespan time.Duration
+	// AuthorizeCodeLifespan is how long an authorization code may be
+	// redeemed (VEIL_AUTHORIZE_CODE_LIFESPAN). Default 2m.
+	AuthorizeCodeLifespan time.Duration
+	// RefreshTokenLifespan is the lifetime of refresh tokens
+	// (VEIL_REFRESH_TOKEN_LIFESPAN). Default 720h (30 days).
+	RefreshTokenLifespan time.Duration
+	// SessionLifetime is how long a sign-in on Veil's pages lasts
+	// (VEIL_SESSION_LIFETIME). Default 12h.
+	SessionLifetime time.Duration
 	// LogFormat is "json" or "text" (VEIL_LOG_FORMAT). Default: json with
 	// a database, text in development mode.
 	LogFormat string
@@ -55,6 +65,16 @@ type Config struct {
 
 	// problems collects errors found while loading, reported by Validate.
 	problems []error
+	// unreadable names the secrets whose file could not be read, so that
+	// Validate does not also call them missing.
+	unreadable []string
+}
+
+// SecureCookies reports whether cookies must be Secure: always, except
+// when the issuer is plain http on a loopback address (development).
+func (c *Config) SecureCookies() bool {
+	u, err := url.Parse(c.Issuer)
+	return err != nil || u.Scheme != "http" || !isLoopback(u.Host)
 }
 
 // Dev reports whether Veil runs in development mode (no database).
@@ -72,6 +92,9 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.LogLevel = orDefault(getenv("VEIL_LOG_LEVEL"), "info")
 	c.LogFormat = getenv("VEIL_LOG_FORMAT")
 	c.AccessTokenLifespan = c.duration(getenv, "VEIL_ACCESS_TOKEN_LIFESPAN", 15*time.Minute)
+	c.AuthorizeCodeLifespan = c.duration(getenv, "VEIL_AUTHORIZE_CODE_LIFESPAN", 2*time.Minute)
+	c.RefreshTokenLifespan = c.duration(getenv, "VEIL_REFRESH_TOKEN_LIFESPAN", 30*24*time.Hour)
+	c.SessionLifetime = c.duration(getenv, "VEIL_SESSION_LIFETIME", 12*time.Hour)
 	if mk := c.secret(getenv, "VEIL_MASTER_KEY"); mk != "" {
 		c.MasterKeys = c.masterKeys(mk)
 	}
@@ -81,6 +104,9 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&c.PublicAddr, "public-addr", c.PublicAddr, "OAuth listener address (VEIL_PUBLIC_ADDR)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "admin listener address (VEIL_ADMIN_ADDR)")
 	fs.DurationVar(&c.AccessTokenLifespan, "access-token-lifespan", c.AccessTokenLifespan, "access token lifetime (VEIL_ACCESS_TOKEN_LIFESPAN)")
+	fs.DurationVar(&c.AuthorizeCodeLifespan, "authorize-code-lifespan", c.AuthorizeCodeLifespan, "authorization code lifetime (VEIL_AUTHORIZE_CODE_LIFESPAN)")
+	fs.DurationVar(&c.RefreshTokenLifespan, "refresh-token-lifespan", c.RefreshTokenLifespan, "refresh token lifetime (VEIL_REFRESH_TOKEN_LIFESPAN)")
+	fs.DurationVar(&c.SessionLifetime, "session-lifetime", c.SessionLifetime, "sign-in session lifetime (VEIL_SESSION_LIFETIME)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (VEIL_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (VEIL_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
@@ -96,7 +122,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 			c.LogFormat = "text"
 		}
 	}
-	if c.Issuer == "" && isLoopback(c.PublicAddr) {
+	if _, port, _ := net.SplitHostPort(c.PublicAddr); c.Issuer == "" && isLoopback(c.PublicAddr) && port != "0" {
 		c.Issuer = "http://" + c.PublicAddr
 	}
 	return c, nil
@@ -111,10 +137,10 @@ func (c *Config) Validate() error {
 		if _, err := url.Parse(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
 			add("VEIL_DATABASE_URL must be a postgres:// or postgresql:// URL")
 		}
-		if c.AdminToken == "" {
+		if c.AdminToken == "" && !slices.Contains(c.unreadable, "VEIL_ADMIN_TOKEN") {
 			add("VEIL_ADMIN_TOKEN or VEIL_ADMIN_TOKEN_FILE is required with a database")
 		}
-		if len(c.MasterKeys) == 0 {
+		if len(c.MasterKeys) == 0 && !slices.Contains(c.unreadable, "VEIL_MASTER_KEY") {
 			add("VEIL_MASTER_KEY or VEIL_MASTER_KEY_FILE is required with a database")
 		}
 	}
@@ -135,11 +161,39 @@ func (c *Config) Validate() error {
 	if c.AccessTokenLifespan < time.Minute || c.AccessTokenLifespan > 24*time.Hour {
 		add("VEIL_ACCESS_TOKEN_LIFESPAN must be between 1m and 24h")
 	}
+	if c.AuthorizeCodeLifespan < time.Second || c.AuthorizeCodeLifespan > 10*time.Minute {
+		// RFC 6749 §4.1.2 recommends at most ten minutes.
+		add("VEIL_AUTHORIZE_CODE_LIFESPAN must be between 1s and 10m")
+	}
+	if c.RefreshTokenLifespan < time.Minute {
+		add("VEIL_REFRESH_TOKEN_LIFESPAN must be at least 1m")
+	}
+	if c.SessionLifetime < time.Minute {
+		add("VEIL_SESSION_LIFETIME must be at least 1m")
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		add("VEIL_LOG_FORMAT must be json or text")
 	}
 	if _, ok := levels[c.LogLevel]; !ok {
 		add("VEIL_LOG_LEVEL must be debug, info, warn or error")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &InvalidError{Problems: errs}
+}
+
+// ValidateDatabase reports the problems that concern the database URL
+// alone, for commands that need nothing else (veil migrate).
+func (c *Config) ValidateDatabase() error {
+	var errs []error
+	for _, p := range c.problems {
+		if strings.Contains(p.Error(), "VEIL_DATABASE_URL") {
+			errs = append(errs, p)
+		}
+	}
+	if len(errs) == 0 && c.Dev() {
+		errs = append(errs, errors.New("VEIL_DATABASE_URL or VEIL_DATABASE_URL_FILE is required"))
 	}
 	if len(errs) == 0 {
 		return nil
@@ -164,7 +218,7 @@ func (e *InvalidError) Error() string {
 
 func checkIssuer(issuer string) error {
 	if issuer == "" {
-		return errors.New("VEIL_ISSUER is required when VEIL_PUBLIC_ADDR is not a loopback address")
+		return errors.New("VEIL_ISSUER is required when VEIL_PUBLIC_ADDR is not a loopback address with a fixed port")
 	}
 	u, err := url.Parse(issuer)
 	// RFC 8414 §2: an https URL with no query or fragment. Plain http is
@@ -202,7 +256,10 @@ func (c *Config) secret(getenv func(string) string, name string) string {
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
-			c.problems = append(c.problems, fmt.Errorf("%s_FILE cannot be read", name))
+			// The path is not secret; the error says why (missing,
+			// permission denied).
+			c.problems = append(c.problems, fmt.Errorf("%s_FILE cannot be read: %w", name, err))
+			c.unreadable = append(c.unreadable, name)
 			return ""
 		}
 		return strings.TrimSpace(string(b))

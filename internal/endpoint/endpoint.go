@@ -80,6 +80,29 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathRevoke, h.revoke)
 	mux.HandleFunc("GET "+PathMetadata, h.serveMetadata)
 	mux.HandleFunc("GET "+PathJWKS, h.jwks)
+	for path, method := range map[string]string{
+		PathToken: "POST", PathIntrospect: "POST", PathRevoke: "POST", PathMetadata: "GET", PathJWKS: "GET",
+	} {
+		mux.HandleFunc(path, h.methodNotAllowed(method))
+	}
+	mux.HandleFunc("/", h.notFound)
+}
+
+// methodNotAllowed answers a known path asked with the wrong method. The
+// method-less pattern loses to the method-specific one, so only wrong
+// methods arrive here.
+func (h *Handler) methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		h.writeError(w, r, r.URL.Path, &provider.Error{Code: "invalid_request",
+			Status: http.StatusMethodNotAllowed, Description: "The HTTP method is not allowed here."})
+	}
+}
+
+// notFound answers paths Veil does not serve, in the same JSON shape.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.writeError(w, r, "not_found", &provider.Error{Code: "not_found",
+		Status: http.StatusNotFound, Description: "There is nothing here."})
 }
 
 // writeError answers with the OAuth error shape and logs the cause of
@@ -88,9 +111,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, endpoint st
 	code, status, desc := provider.Describe(err)
 	reqlog.SetError(r.Context(), code)
 	if status >= 500 {
-		h.log.Error("request failed", "endpoint", endpoint, "error_code", code, "err", err)
+		h.log.Error("request failed", "endpoint", endpoint, "error_code", code, "err", provider.Cause(err))
 	} else {
-		h.log.Debug("request refused", "endpoint", endpoint, "error_code", code, "err", err)
+		h.log.Debug("request refused", "endpoint", endpoint, "error_code", code, "err", provider.Cause(err))
 	}
 
 	hdr := w.Header()

@@ -3,6 +3,8 @@ package endpoint
 import (
 	"net/http"
 
+	"github.com/ory/fosite"
+
 	"github.com/veil-auth/veil/internal/provider"
 )
 
@@ -15,6 +17,11 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	caller, err := h.p.AuthenticateClient(ctx, r, r.PostForm)
+	if err == nil && caller.IsPublic() {
+		// RFC 7662 §2.1: the endpoint is protected; a public client has
+		// nothing to authenticate with.
+		err = fosite.ErrInvalidClient
+	}
 	if err != nil {
 		h.writeError(w, r, "introspect", err)
 		return

@@ -28,7 +28,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, "token", err)
 		return
 	}
-	if err := h.p.GrantClientCredentials(ctx, ar); err != nil {
+	if err := h.p.Grant(ctx, ar); err != nil {
 		h.writeError(w, r, "token", err)
 		return
 	}
@@ -52,7 +52,7 @@ func checkTokenParams(r *http.Request) error {
 		}
 	}
 	switch form.Get("grant_type") {
-	case "client_credentials":
+	case "client_credentials", "authorization_code", "refresh_token":
 	case "":
 		return &provider.Error{Code: "invalid_request", Status: http.StatusBadRequest,
 			Description: "The grant_type parameter is required."}

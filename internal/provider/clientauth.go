@@ -35,6 +35,11 @@ func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request, form
 	if err != nil {
 		return nil, err
 	}
+	if !validClientID(id) {
+		// Veil's IDs are short and URL-safe; anything else cannot exist,
+		// and is refused before it reaches the database.
+		return nil, fosite.ErrInvalidClient.WithWrap(errMalformedID)
+	}
 
 	c, err := p.client(ctx, id)
 	switch {
@@ -58,7 +63,23 @@ func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request, form
 	return Client{c}, nil
 }
 
+// validClientID reports whether id could be a client ID: 1 to 128
+// URL-safe characters.
+func validClientID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
 var (
+	errMalformedID    = errors.New("malformed client id")
 	errMethodMismatch = errors.New("client used another authentication method than registered")
 	errNoClient       = errors.New("no client identification in request")
 )

@@ -58,6 +58,25 @@ var descriptions = map[string]string{
 	"server_error":            "The server could not complete the request.",
 }
 
+// Cause returns the internal reason behind an error for the log: fosite's
+// errors keep it as their cause and debug text, which their Error method
+// leaves out. It never goes to a client.
+func Cause(err error) string {
+	var ve *Error
+	if errors.As(err, &ve) {
+		return ve.Error()
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	msg := rfc.ErrorField
+	if c := rfc.Cause(); c != nil {
+		msg += ": " + c.Error()
+	}
+	if rfc.DebugField != "" {
+		msg += " (" + rfc.DebugField + ")"
+	}
+	return msg
+}
+
 // Describe returns the code, status and client-facing description of any
 // error a flow returned. Unknown errors are server_error.
 func Describe(err error) (code string, status int, description string) {
@@ -67,6 +86,11 @@ func Describe(err error) (code string, status int, description string) {
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	code, status = rfc.ErrorField, rfc.CodeField
+	if code == "invalid_state" {
+		// fosite's own code; RFC 6749 knows only invalid_request.
+		return "invalid_request", http.StatusBadRequest,
+			"The state parameter is required and must be at least 8 characters long."
+	}
 	desc, ok := descriptions[code]
 	if !ok || status < 400 {
 		code, status, desc = "server_error", http.StatusInternalServerError, descriptions["server_error"]

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/pkce"
 	enigma "github.com/ory/fosite/token/hmac"
 
 	"github.com/veil-auth/veil/internal/keys"
@@ -33,6 +34,13 @@ type Config struct {
 	// a revocation, so the lifetime bounds how long a revoked token works
 	// there.
 	AccessTokenLifespan time.Duration
+	// AuthorizeCodeLifespan is how long an authorization code may be
+	// redeemed. Default 2 minutes: codes are redeemed at once by the
+	// client's back end, and a short life limits a leaked code.
+	AuthorizeCodeLifespan time.Duration
+	// RefreshTokenLifespan is how long a refresh token lives. Default 30
+	// days; each rotation issues a new one.
+	RefreshTokenLifespan time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives the provider's log lines. Default slog.Default().
@@ -56,6 +64,12 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 	if cfg.AccessTokenLifespan <= 0 {
 		cfg.AccessTokenLifespan = 15 * time.Minute
 	}
+	if cfg.AuthorizeCodeLifespan <= 0 {
+		cfg.AuthorizeCodeLifespan = 2 * time.Minute
+	}
+	if cfg.RefreshTokenLifespan <= 0 {
+		cfg.RefreshTokenLifespan = 30 * 24 * time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -73,7 +87,15 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 	p := &Provider{cfg: cfg, store: store, keys: km, hasher: hasher, now: cfg.Now, logger: cfg.Logger}
 
 	fc := &fosite.Config{
-		AccessTokenLifespan:          cfg.AccessTokenLifespan,
+		AccessTokenLifespan:   cfg.AccessTokenLifespan,
+		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
+		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
+		RefreshTokenScopes:    []string{OfflineAccess},
+		EnforcePKCE:           true,
+		// What is kept of an authorization request's form with its code:
+		// the redirect URI (checked again at the token endpoint) and the
+		// PKCE challenge, which the PKCE handler reads from the code.
+		SanitationWhiteList:          []string{"redirect_uri", "code_challenge", "code_challenge_method"},
 		TokenURL:                     cfg.Issuer + "/oauth2/token",
 		ScopeStrategy:                fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:     fosite.ExactAudienceMatchingStrategy,
@@ -86,6 +108,25 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 	opaque := oauth2.NewHMACSHAStrategyUnPrefixed(&enigma.HMACStrategy{Config: fc}, fc)
 	fs := fositeStore{p}
 
+	explicit := &oauth2.AuthorizeExplicitGrantHandler{
+		AccessTokenStrategy:    at,
+		RefreshTokenStrategy:   opaque,
+		AuthorizeCodeStrategy:  opaque,
+		CoreStorage:            fs,
+		TokenRevocationStorage: fs,
+		Config:                 fc,
+	}
+	pkceHandler := &pkce.Handler{AuthorizeCodeStrategy: opaque, Storage: fs, Config: fc}
+	fc.AuthorizeEndpointHandlers.Append(explicit)
+	fc.AuthorizeEndpointHandlers.Append(pkceHandler)
+	fc.TokenEndpointHandlers.Append(explicit)
+	fc.TokenEndpointHandlers.Append(pkceHandler)
+	fc.TokenEndpointHandlers.Append(&oauth2.RefreshTokenGrantHandler{
+		AccessTokenStrategy:    at,
+		RefreshTokenStrategy:   opaque,
+		TokenRevocationStorage: fs,
+		Config:                 fc,
+	})
 	fc.TokenEndpointHandlers.Append(&oauth2.ClientCredentialsGrantHandler{
 		HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: at, AccessTokenStorage: fs, Config: fc},
 		Config:       fc,
@@ -122,4 +163,10 @@ func (p *Provider) Now() time.Time { return p.now() }
 // client loads a client by ID.
 func (p *Provider) client(ctx context.Context, id string) (*storage.Client, error) {
 	return p.store.Client(ctx, id)
+}
+
+// Key returns a key for one purpose (such as "csrf"), derived from the
+// Veil-held secret, the same on every replica.
+func (p *Provider) Key(purpose string) []byte {
+	return derive(p.keys.Current().HashKey(), purpose)
 }

@@ -3,37 +3,85 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/ory/fosite"
+
+	"github.com/veil-auth/veil/internal/storage"
 )
 
-// errNoRefreshTokens is returned by the refresh-token storage methods that
-// would write: Veil does not issue refresh tokens yet.
-// TODO(#3): refresh tokens with rotation and reuse detection.
-var errNoRefreshTokens = errors.New("provider: refresh tokens are not issued")
-
-// CreateRefreshTokenSession refuses: no grant Veil composes issues refresh
-// tokens yet.
-func (s fositeStore) CreateRefreshTokenSession(context.Context, string, string, fosite.Requester) error {
-	return errNoRefreshTokens
+// CreateRefreshTokenSession stores an issued refresh token.
+func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
+	b, err := encodeRequest(req)
+	if err != nil {
+		return err
+	}
+	sess := sessionOf(req)
+	err = s.p.store.CreateRefreshToken(ctx, &storage.RefreshToken{
+		Signature:       signature,
+		RequestID:       req.GetID(),
+		AccessSignature: accessSignature,
+		ClientID:        req.GetClient().GetID(),
+		UserID:          sess.UserID,
+		ConsentID:       sess.ConsentID,
+		Request:         b,
+		ExpiresAt:       sess.GetExpiresAt(fosite.RefreshToken),
+		Active:          true,
+	})
+	if err != nil {
+		return fositeError(fmt.Errorf("store refresh token: %w", err))
+	}
+	return nil
 }
 
-// GetRefreshTokenSession finds nothing, since no refresh token exists.
-func (s fositeStore) GetRefreshTokenSession(context.Context, string, fosite.Session) (fosite.Requester, error) {
-	return nil, fosite.ErrNotFound
+// GetRefreshTokenSession returns a refresh token's request. An inactive
+// (rotated or revoked) token returns the request with
+// fosite.ErrInactiveToken: fosite then treats the request as reuse and
+// revokes the whole family (RFC 9700 §4.14.2).
+func (s fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	rt, err := s.p.store.RefreshToken(ctx, signature)
+	if err != nil {
+		return nil, fositeError(err)
+	}
+	req, err := s.decodeRequest(ctx, rt.Request, sess)
+	if err != nil {
+		return nil, err
+	}
+	if !rt.Active {
+		s.p.log().Info("refresh token reused; revoking its family", "client_id", rt.ClientID)
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
 }
 
-// DeleteRefreshTokenSession finds nothing to delete.
-func (s fositeStore) DeleteRefreshTokenSession(context.Context, string) error {
-	return fosite.ErrNotFound
+// DeleteRefreshTokenSession deactivates one refresh token; Veil keeps the
+// record so a later presentation is still recognised as reuse.
+func (s fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	err := s.p.store.DeactivateRefreshToken(ctx, signature)
+	if err != nil && !errors.Is(err, storage.ErrUsed) {
+		return fositeError(err)
+	}
+	return nil
 }
 
-// RotateRefreshToken finds nothing to rotate.
-func (s fositeStore) RotateRefreshToken(context.Context, string, string) error {
-	return fosite.ErrNotFound
+// RotateRefreshToken deactivates the refresh token being exchanged, in one
+// atomic statement inside the exchange's transaction, so that two
+// concurrent exchanges of one token cannot both succeed.
+func (s fositeStore) RotateRefreshToken(ctx context.Context, _ string, signature string) error {
+	err := s.p.store.DeactivateRefreshToken(ctx, signature)
+	switch {
+	case errors.Is(err, storage.ErrUsed), errors.Is(err, storage.ErrNotFound):
+		return errRefreshUsed
+	case err != nil:
+		return fositeError(err)
+	}
+	return nil
 }
 
-// RevokeRefreshToken has nothing to revoke.
-func (s fositeStore) RevokeRefreshToken(context.Context, string) error {
+// RevokeRefreshToken revokes every refresh token of a request ID.
+func (s fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	if err := s.p.store.RevokeRefreshTokens(ctx, requestID); err != nil {
+		return fositeError(fmt.Errorf("revoke refresh tokens: %w", err))
+	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/ory/fosite"
 
@@ -22,7 +23,7 @@ func (p *Provider) GrantClientCredentials(ctx context.Context, ar fosite.AccessR
 	if err != nil {
 		return err
 	}
-	scopes, err := grantableScopes(c, res, ar.GetRequestedScopes())
+	scopes, err := grantableScopes(c, res, ar.GetRequestedScopes(), false)
 	if err != nil {
 		return err
 	}
@@ -65,11 +66,16 @@ func (p *Provider) resolveResource(ctx context.Context, c Client, requested []st
 	return res, nil
 }
 
+// OfflineAccess is the scope that asks for a refresh token. It belongs to
+// Veil, not to any resource, and only the authorization code grant of a
+// client registered for refresh tokens may ask for it.
+const OfflineAccess = "offline_access"
+
 // grantableScopes returns the scopes to grant: the requested ones, each of
-// which both the client and the resource must allow; or, when none were
-// requested, every scope they share (RFC 6749 §3.3 lets the server pick a
-// default).
-func grantableScopes(c Client, res *storage.Resource, requested []string) ([]string, error) {
+// which both the client and the resource must allow (offline_access aside,
+// when allowed); or, when none were requested, every scope they share (RFC
+// 6749 §3.3 lets the server pick a default).
+func grantableScopes(c Client, res *storage.Resource, requested []string, allowOffline bool) ([]string, error) {
 	if len(requested) == 0 {
 		var shared []string
 		for _, s := range c.Scopes {
@@ -79,10 +85,51 @@ func grantableScopes(c Client, res *storage.Resource, requested []string) ([]str
 		}
 		return shared, nil
 	}
+	offline := allowOffline && slices.Contains(c.GrantTypes, "refresh_token")
 	for _, s := range requested {
+		if s == OfflineAccess && offline && slices.Contains(c.Scopes, s) {
+			continue
+		}
 		if !slices.Contains(c.Scopes, s) || !slices.Contains(res.Scopes, s) {
 			return nil, errInvalidScope("A requested scope is unknown or not allowed for this client and resource.")
 		}
 	}
 	return slices.Compact(slices.Sorted(slices.Values(requested))), nil
+}
+
+// Grant completes what fosite leaves to the application after it has
+// checked a token request: the audience and scopes of a client credentials
+// token, and the scope of a refresh (RFC 6749 §6: it may narrow, never
+// widen, the original grant). The authorization code grant needs nothing:
+// fosite grants what was stored with the code.
+func (p *Provider) Grant(ctx context.Context, ar fosite.AccessRequester) error {
+	switch {
+	case ar.GetGrantTypes().ExactOne("client_credentials"):
+		return p.GrantClientCredentials(ctx, ar)
+	case ar.GetGrantTypes().ExactOne("refresh_token"):
+		return narrowRefresh(ar)
+	}
+	return nil
+}
+
+// narrowRefresh applies the scope parameter of a refresh request.
+func narrowRefresh(ar fosite.AccessRequester) error {
+	requested := strings.Fields(ar.GetRequestForm().Get("scope"))
+	if len(requested) == 0 {
+		return nil
+	}
+	granted := ar.GetGrantedScopes()
+	if !Covers(granted, requested) {
+		return errInvalidScope("A refresh cannot add scopes that were not granted originally.")
+	}
+	req, ok := ar.(*fosite.AccessRequest)
+	if !ok {
+		return errors.New("provider: unexpected access request type")
+	}
+	// offline_access stays: it is what lets the new refresh token refresh.
+	if slices.Contains(granted, OfflineAccess) && !slices.Contains(requested, OfflineAccess) {
+		requested = append(requested, OfflineAccess)
+	}
+	req.GrantedScope = slices.Compact(slices.Sorted(slices.Values(requested)))
+	return nil
 }

@@ -13,6 +13,11 @@ type Session struct {
 	Subject string `json:"sub"`
 	// ExpiresAt holds the expiry of each token type of the grant.
 	ExpiresAt map[fosite.TokenType]time.Time `json:"exp"`
+	// UserID is the signed-in user for grants made through the login and
+	// consent pages (then equal to Subject); empty for client credentials.
+	UserID string `json:"uid,omitempty"`
+	// ConsentID names the consent the grant was made under.
+	ConsentID string `json:"cid,omitempty"`
 	// JTI and IssuedAt are set by the access-token strategy when it issues
 	// a token, so that storage can record them.
 	JTI      string    `json:"-"`

@@ -55,6 +55,7 @@ func (s fositeStore) CreateAccessTokenSession(ctx context.Context, signature str
 		Scopes:    req.GetGrantedScopes(),
 		IssuedAt:  sess.IssuedAt,
 		ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
+		ConsentID: sess.ConsentID,
 	}
 	if err := s.p.store.CreateAccessToken(ctx, rec); err != nil {
 		return fositeError(fmt.Errorf("record access token: %w", err))
@@ -88,6 +89,7 @@ func (s fositeStore) GetAccessTokenSession(ctx context.Context, signature string
 	}
 	sess := NewSession()
 	sess.Subject = rec.Subject
+	sess.ConsentID = rec.ConsentID
 	sess.JTI = rec.JTI
 	sess.IssuedAt = rec.IssuedAt
 	sess.SetExpiresAt(fosite.AccessToken, rec.ExpiresAt)

@@ -271,7 +271,7 @@ func TestClientCredentialsErrors(t *testing.T) {
 		}{
 			{"no grant type", url.Values{"scope": {"read"}}, 400, "invalid_request"},
 			{"unsupported grant type", url.Values{"grant_type": {"password"}}, 400, "unsupported_grant_type"},
-			{"authorization code not enabled", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, 400, "unsupported_grant_type"},
+			{"grant type not registered for the client", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, 400, "unauthorized_client"},
 			{"repeated grant type", url.Values{"grant_type": {"client_credentials", "client_credentials"}}, 400, "invalid_request"},
 			{"audience instead of resource", url.Values{"grant_type": {"client_credentials"}, "audience": {apiA}}, 400, "invalid_request"},
 			{"two resources", url.Values{"grant_type": {"client_credentials"}, "resource": {apiA, apiB}}, 400, "invalid_target"},

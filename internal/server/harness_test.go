@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,12 @@ func startVeil(t *testing.T, dsn string, masterKey []byte) *instance {
 // one), or its own URL when issuer is empty.
 func startVeilAs(t *testing.T, dsn string, masterKey []byte, issuer string) *instance {
 	t.Helper()
+	return startVeilWith(t, dsn, masterKey, issuer, nil)
+}
+
+// startVeilWith is startVeilAs with a hook that adjusts the configuration.
+func startVeilWith(t *testing.T, dsn string, masterKey []byte, issuer string, adjust func(*config.Config)) *instance {
+	t.Helper()
 	pub := listen(t)
 	adm := listen(t)
 	base := "http://" + pub.Addr().String()
@@ -63,6 +70,12 @@ func startVeilAs(t *testing.T, dsn string, masterKey []byte, issuer string) *ins
 		AccessTokenLifespan: 15 * time.Minute,
 		LogFormat:           "json",
 		LogLevel:            "debug",
+	}
+	cfg.AuthorizeCodeLifespan = 2 * time.Minute
+	cfg.RefreshTokenLifespan = 24 * time.Hour
+	cfg.SessionLifetime = time.Hour
+	if adjust != nil {
+		adjust(cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config invalid: %v", err)
@@ -94,6 +107,11 @@ func startVeilAs(t *testing.T, dsn string, masterKey []byte, issuer string) *ins
 		srv.Close()
 	}
 	t.Cleanup(in.stop)
+	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("VEIL_TEST_LOGS") != "" {
+			t.Logf("Veil's log:\n%s", logs.String())
+		}
+	})
 	return in
 }
 
@@ -255,6 +273,7 @@ func newServer(t *testing.T, dsn string, masterKey []byte) (*server.Server, erro
 	cfg := &config.Config{
 		DatabaseURL: dsn, Issuer: "http://127.0.0.1:1", PublicAddr: "127.0.0.1:1", AdminAddr: "127.0.0.1:2",
 		AdminToken: testAdminToken, MasterKeys: [][]byte{masterKey}, AccessTokenLifespan: 15 * time.Minute,
+		AuthorizeCodeLifespan: time.Minute, RefreshTokenLifespan: time.Hour, SessionLifetime: time.Hour,
 		LogFormat: "json", LogLevel: "info",
 	}
 	srv, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)

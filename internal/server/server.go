@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/veil-auth/veil/internal/admin"
+	"github.com/veil-auth/veil/internal/authorize"
 	"github.com/veil-auth/veil/internal/config"
 	"github.com/veil-auth/veil/internal/endpoint"
 	"github.com/veil-auth/veil/internal/keys"
@@ -89,13 +90,18 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	}
 	km := keys.NewManager(store, sealer, nil)
 	if err := km.Init(ctx); err != nil {
+		if errors.Is(err, keys.ErrOpen) {
+			return nil, fmt.Errorf("%w (is VEIL_MASTER_KEY the key this database was set up with?)", err)
+		}
 		return nil, err
 	}
 
 	p, err := provider.New(provider.Config{
-		Issuer:              cfg.Issuer,
-		AccessTokenLifespan: cfg.AccessTokenLifespan,
-		Logger:              log,
+		Issuer:                cfg.Issuer,
+		AccessTokenLifespan:   cfg.AccessTokenLifespan,
+		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
+		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
+		Logger:                log,
 	}, store, km)
 	if err != nil {
 		return nil, err
@@ -104,8 +110,16 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	if err != nil {
 		return nil, err
 	}
+	pages, err := authorize.New(authorize.Config{
+		Provider: p, Store: store, Logger: log,
+		SecureCookies: cfg.SecureCookies(), SessionLifetime: cfg.SessionLifetime,
+	})
+	if err != nil {
+		return nil, err
+	}
 	publicMux := http.NewServeMux()
 	pub.Register(publicMux)
+	pages.Register(publicMux)
 
 	adm := admin.New(admin.Config{Store: store, Hasher: p.Hasher(), Token: adminToken, Logger: log})
 	return &Server{

@@ -1,0 +1,100 @@
+package authorize
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/veil-auth/veil/internal/provider"
+	"github.com/veil-auth/veil/internal/storage"
+)
+
+// consentPage serves GET /consent?request=ID.
+func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request) {
+	pr, ok := h.pending(w, r, r.URL.Query().Get("request"))
+	if !ok {
+		return
+	}
+	user, session := h.signedIn(r.Context(), r)
+	if user == nil {
+		seeOther(w, "/login?request="+url.QueryEscape(pr.ID))
+		return
+	}
+	a, err := h.resume(r.Context(), pr)
+	if h.failed(w, a, err) {
+		return
+	}
+	h.render(w, http.StatusOK, "consent", origin(a.RedirectURI), pageData{
+		Title:        "Allow access?",
+		ClientName:   clientName(a.Client.Name),
+		RequestID:    pr.ID,
+		CSRF:         h.csrfToken("consent", session, pr.ID),
+		Username:     user.Username,
+		Resource:     a.Resource.Identifier,
+		ResourceName: resourceName(a.Resource),
+		Scopes:       a.Scopes,
+	})
+}
+
+// consent serves POST /consent: the user's decision. The request must come
+// from the browser that started the flow (the pending request is bound to
+// it), signed in (the session cookie), with the CSRF token bound to that
+// session; only then is the pending request consumed, exactly once.
+func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, http.StatusBadRequest, msgForm)
+		return
+	}
+	pr, ok := h.pending(w, r, r.PostForm.Get("request"))
+	if !ok {
+		return
+	}
+	user, session := h.signedIn(ctx, r)
+	if user == nil {
+		seeOther(w, "/login?request="+url.QueryEscape(pr.ID))
+		return
+	}
+	if !h.checkCSRF("consent", session, pr.ID, r.PostForm.Get("csrf")) {
+		h.log.Info("consent refused: bad csrf token", "client_id", pr.ClientID, "user_id", user.ID)
+		h.errorPage(w, http.StatusBadRequest, msgForm)
+		return
+	}
+	decision := r.PostForm.Get("decision")
+	if decision != "allow" && decision != "deny" {
+		h.errorPage(w, http.StatusBadRequest, msgForm)
+		return
+	}
+
+	if _, err := h.store.ConsumeAuthRequest(ctx, pr.ID); err != nil {
+		h.errorPage(w, http.StatusBadRequest, msgExpired)
+		return
+	}
+	a, err := h.resume(ctx, pr)
+	if h.failed(w, a, err) {
+		return
+	}
+	if decision == "deny" {
+		h.log.Info("consent denied", "client_id", a.Client.ID, "user_id", user.ID)
+		seeOther(w, h.p.AuthorizeErrorRedirect(a, provider.ErrAccessDenied))
+		return
+	}
+
+	c := &storage.Consent{
+		UserID: user.ID, ClientID: a.Client.ID, Resource: a.Resource.Identifier,
+		Scopes: a.Scopes, Remember: r.PostForm.Get("remember") == "yes",
+	}
+	if err := h.store.SaveConsent(ctx, c); err != nil {
+		h.unavailable(w, "save consent", err)
+		return
+	}
+	h.log.Info("consent granted", "client_id", a.Client.ID, "user_id", user.ID, "consent_id", c.ID, "remember", c.Remember)
+	h.approve(w, ctx, a, user.ID, c.ID)
+}
+
+func resourceName(r *storage.Resource) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.Identifier
+}

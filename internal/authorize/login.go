@@ -1,0 +1,201 @@
+package authorize
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/veil-auth/veil/internal/password"
+	"github.com/veil-auth/veil/internal/storage"
+)
+
+// maxFormBytes bounds a login or consent form.
+const maxFormBytes = 16 << 10
+
+// loginPage serves GET /login?request=ID.
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	pr, ok := h.pending(w, r, r.URL.Query().Get("request"))
+	if !ok {
+		return
+	}
+	a, err := h.resume(r.Context(), pr)
+	if h.failed(w, a, err) {
+		return
+	}
+	msg := ""
+	switch r.URL.Query().Get("e") {
+	case "failed":
+		msg = msgFailed
+	case "throttled":
+		msg = msgThrottled
+	case "form":
+		msg = msgForm
+	}
+	h.render(w, http.StatusOK, "login", origin(a.RedirectURI), pageData{
+		Title:      "Sign in",
+		Message:    msg,
+		ClientName: clientName(a.Client.Name),
+		RequestID:  pr.ID,
+		CSRF:       h.csrfToken("login", h.cookie(r, browserCookie), pr.ID),
+	})
+}
+
+// login serves POST /login.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, http.StatusBadRequest, msgForm)
+		return
+	}
+	id := r.PostForm.Get("request")
+	pr, ok := h.pending(w, r, id)
+	if !ok {
+		return
+	}
+	back := "/login?request=" + url.QueryEscape(pr.ID)
+	if !h.checkCSRF("login", h.cookie(r, browserCookie), pr.ID, r.PostForm.Get("csrf")) {
+		seeOther(w, back+"&e=form")
+		return
+	}
+
+	user, err := h.checkPassword(ctx, r.PostForm.Get("username"), r.PostForm.Get("password"), clientAddress(r))
+	switch {
+	case errors.Is(err, errThrottled):
+		seeOther(w, back+"&e=throttled")
+		return
+	case errors.Is(err, errBadCredentials):
+		seeOther(w, back+"&e=failed")
+		return
+	case err != nil:
+		h.unavailable(w, "check password", err)
+		return
+	}
+
+	if err := h.startSession(ctx, w, r, user); err != nil {
+		h.unavailable(w, "start session", err)
+		return
+	}
+	a, err := h.resume(ctx, pr)
+	if h.failed(w, a, err) {
+		return
+	}
+	h.proceed(w, r, a, user, pr.ID, "", "")
+}
+
+var (
+	errThrottled      = errors.New("authorize: too many failed logins")
+	errBadCredentials = errors.New("authorize: bad credentials")
+)
+
+// checkPassword authenticates a user. The answer for an unknown user, a
+// disabled user and a wrong password is the same, and takes the same time
+// (a dummy hash is checked), so the page does not reveal which usernames
+// exist.
+func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) (*storage.User, error) {
+	accountKey := "account:" + strings.ToLower(username)
+	addrKey := "address:" + addr
+	if h.throttled(ctx, accountKey, h.cfg.Throttle.PerAccount) || h.throttled(ctx, addrKey, h.cfg.Throttle.PerAddress) {
+		h.log.Info("login throttled", "remote_addr", addr)
+		return nil, errThrottled
+	}
+
+	u, err := h.store.UserByUsername(ctx, username)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+
+	// Each hash takes about 20 MiB for a few tens of milliseconds; a bound
+	// on how many run at once keeps a burst of logins from exhausting
+	// memory.
+	select {
+	case h.hashing <- struct{}{}:
+		defer func() { <-h.hashing }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	ok := false
+	if u != nil && username != "" && len(pw) <= password.MaxBytes {
+		ok, _ = password.Verify(pw, u.PasswordHash)
+	} else {
+		password.VerifyDummy(pw, h.cfg.Password)
+	}
+	if !ok || u.Disabled {
+		now := h.cfg.Now()
+		for _, key := range []string{accountKey, addrKey} {
+			if _, err := h.store.RecordLoginFailure(ctx, key, now, h.cfg.Throttle.Window); err != nil {
+				return nil, err
+			}
+		}
+		h.log.Info("login failed", "remote_addr", addr)
+		return nil, errBadCredentials
+	}
+
+	if err := h.store.ClearLoginFailures(ctx, accountKey); err != nil {
+		return nil, err
+	}
+	h.rehash(ctx, u, pw)
+	return u, nil
+}
+
+func (h *Handler) throttled(ctx context.Context, key string, limit int) bool {
+	n, err := h.store.LoginFailures(ctx, key, h.cfg.Now(), h.cfg.Throttle.Window)
+	// When the count cannot be read, refuse: failing open would let an
+	// attacker who can slow the database guess without limit.
+	return err != nil || n >= limit
+}
+
+// rehash replaces a password hash made under older parameters. Failure
+// only delays the upgrade to the next login.
+func (h *Handler) rehash(ctx context.Context, u *storage.User, pw string) {
+	if !password.NeedsRehash(u.PasswordHash, h.cfg.Password) {
+		return
+	}
+	phc, err := password.Hash(pw, h.cfg.Password)
+	if err == nil {
+		u.PasswordHash = phc
+		err = h.store.UpdateUser(ctx, u)
+	}
+	if err != nil {
+		h.log.Warn("password rehash failed", "user_id", u.ID, "err", err)
+	}
+}
+
+// startSession signs the browser in with a fresh session cookie. A new
+// value at every sign-in means a cookie planted before login (session
+// fixation) is worth nothing after it.
+func (h *Handler) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *storage.User) error {
+	if old := h.cookie(r, sessionCookie); old != "" {
+		_ = h.store.DeleteSession(ctx, hashValue(old))
+	}
+	v := randomToken()
+	now := h.cfg.Now()
+	err := h.store.CreateSession(ctx, &storage.Session{
+		ID: hashValue(v), UserID: u.ID, AuthTime: now, ExpiresAt: now.Add(h.cfg.SessionLifetime),
+	})
+	if err != nil {
+		return err
+	}
+	h.setCookie(w, sessionCookie, v, h.cfg.SessionLifetime)
+	return nil
+}
+
+// clientAddress is the address failed logins are counted against.
+// TODO(#8): take it from trusted proxy headers when configured.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func clientName(name string) string {
+	if name == "" {
+		return "An application"
+	}
+	return name
+}

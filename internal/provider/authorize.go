@@ -1,0 +1,151 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/veil-auth/veil/internal/redirect"
+	"github.com/veil-auth/veil/internal/storage"
+)
+
+// ErrBadClientOrRedirect is returned by Authorization when the request
+// names no known client or a redirect URI not registered for it. Such an
+// error must be shown on an error page and never redirected (RFC 6749
+// §4.1.2.1): redirecting would make Veil an open redirector.
+var ErrBadClientOrRedirect = errors.New("provider: unknown client or unregistered redirect URI")
+
+// Authorization is a validated authorization request (RFC 6749 §4.1.1),
+// ready to be shown to the user and then answered.
+type Authorization struct {
+	// Request is fosite's parsed request.
+	Request fosite.AuthorizeRequester
+	// Client is the requesting client.
+	Client Client
+	// Resource is the resource server the token will be for.
+	Resource *storage.Resource
+	// Scopes are the scopes to grant if the user consents.
+	Scopes []string
+	// Prompt holds the prompt values asked for (none, login, consent).
+	Prompt []string
+	// RedirectURI is where the answer goes.
+	RedirectURI string
+	// State is the client's state, returned untouched with the answer.
+	State string
+}
+
+// HasPrompt reports whether the request asked for prompt value v.
+func (a *Authorization) HasPrompt(v string) bool { return slices.Contains(a.Prompt, v) }
+
+// challengeFormat is a base64url SHA-256, the only challenge S256 yields.
+var challengeFormat = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// Authorization validates an authorization request. A bad client or
+// redirect URI is ErrBadClientOrRedirect; every other problem comes back as
+// an error for AuthorizeErrorRedirect, with the Authorization when one
+// could be built (so the error can be redirected).
+func (p *Provider) Authorization(ctx context.Context, r *http.Request) (*Authorization, error) {
+	q := r.URL.Query()
+	c, redirectURI, err := p.checkClientRedirect(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	a := &Authorization{Client: c, RedirectURI: redirectURI}
+	if len(q["state"]) == 1 {
+		a.State = q.Get("state")
+	}
+
+	ar, err := p.fosite.NewAuthorizeRequest(ctx, r)
+	if ar != nil {
+		a.Request = ar
+	}
+	if err != nil {
+		return a, err
+	}
+	if err := checkAuthorizeParams(q, c); err != nil {
+		return a, err
+	}
+	a.Prompt = strings.Fields(q.Get("prompt"))
+
+	res, err := p.resolveResource(ctx, c, q["resource"])
+	if err != nil {
+		return a, err
+	}
+	scopes, err := grantableScopes(c, res, ar.GetRequestedScopes(), true)
+	if err != nil {
+		return a, err
+	}
+	a.Resource, a.Scopes = res, scopes
+	return a, nil
+}
+
+// checkClientRedirect finds the client and the redirect URI to answer to,
+// using Veil's exact matching rules (RFC 9700 §4.1.3; loopback ports may
+// vary, RFC 8252 §7.3).
+func (p *Provider) checkClientRedirect(ctx context.Context, q url.Values) (Client, string, error) {
+	if len(q["client_id"]) != 1 || len(q["redirect_uri"]) > 1 {
+		return Client{}, "", ErrBadClientOrRedirect
+	}
+	c, err := p.client(ctx, q.Get("client_id"))
+	if errors.Is(err, storage.ErrNotFound) {
+		return Client{}, "", ErrBadClientOrRedirect
+	}
+	if err != nil {
+		return Client{}, "", fositeError(err)
+	}
+	if c.Kind != storage.KindClient || !slices.Contains(c.GrantTypes, "authorization_code") {
+		return Client{}, "", ErrBadClientOrRedirect
+	}
+
+	requested := q.Get("redirect_uri")
+	if requested == "" {
+		// RFC 6749 §3.1.2.3: without redirect_uri the client must have
+		// registered exactly one.
+		if len(c.RedirectURIs) != 1 {
+			return Client{}, "", ErrBadClientOrRedirect
+		}
+		return Client{c}, c.RedirectURIs[0], nil
+	}
+	matched, ok := redirect.Match(c.RedirectURIs, requested)
+	if !ok {
+		return Client{}, "", ErrBadClientOrRedirect
+	}
+	return Client{c}, matched, nil
+}
+
+// checkAuthorizeParams applies the rules Veil adds to fosite's: PKCE with
+// S256 for every client (RFC 9700 §2.1.1; plain would let an attacker who
+// sees the request redeem the code), parameters not repeated, the
+// resource parameter instead of fosite's audience, known prompt values.
+func checkAuthorizeParams(q url.Values, c Client) error {
+	for _, name := range []string{"response_type", "scope", "state", "code_challenge", "code_challenge_method", "prompt"} {
+		if len(q[name]) > 1 {
+			return errInvalidRequest("A parameter was sent more than once.")
+		}
+	}
+	switch {
+	case q.Get("code_challenge") == "":
+		return errInvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256.")
+	case q.Get("code_challenge_method") != "S256":
+		return errInvalidRequest("Only the S256 code_challenge_method is supported.")
+	case !challengeFormat.MatchString(q.Get("code_challenge")):
+		return errInvalidRequest("The code_challenge must be a base64url SHA-256 (43 characters).")
+	case q.Has("audience"):
+		return errInvalidRequest("Name the resource with the resource parameter (RFC 8707), not audience.")
+	}
+	for _, v := range strings.Fields(q.Get("prompt")) {
+		if v != "none" && v != "login" && v != "consent" {
+			return errInvalidRequest("The prompt value is not supported.")
+		}
+	}
+	if p := strings.Fields(q.Get("prompt")); slices.Contains(p, "none") && len(p) > 1 {
+		return errInvalidRequest("prompt=none cannot be combined with other values.")
+	}
+	return nil
+}
