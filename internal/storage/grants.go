@@ -53,16 +53,32 @@ type RefreshToken struct {
 
 // Grants stores what users granted and what was issued under it.
 type Grants interface {
-	// SaveConsent records a user's grant: if a consent for the same user,
-	// client and resource exists, its Scopes become the union of old and
-	// new, Remember becomes true if either is, and c gets its ID;
-	// otherwise c is stored as new, under c.ID, or under a fresh random
-	// ID if c.ID is empty. Either way it is one atomic step, and c's ID,
-	// Scopes (sorted byte by byte, without duplicates), Remember and
-	// timestamps are set to the stored values. ErrNotFound if the user or
-	// the client is unknown; ErrConflict if c is new and its ID is another
-	// consent's.
+	// SaveConsent records a user's decision on a consent page. If no
+	// consent for the same user, client and resource exists, c is stored
+	// as new, under c.ID, or under a fresh random ID if c.ID is empty.
+	// Otherwise c is merged into the stored consent, which keeps its ID,
+	// so that what is remembered is only what the user asked to remember:
+	//
+	//   - c.Remember, stored consent remembered: Scopes become the union;
+	//   - c.Remember, stored consent not remembered: Scopes become
+	//     c.Scopes, and Remember true (scopes allowed once earlier are not
+	//     remembered with them);
+	//   - not c.Remember, stored consent remembered: nothing changes but
+	//     UpdatedAt (scopes allowed once are not added to those that skip
+	//     the prompt);
+	//   - neither remembered: Scopes become the union.
+	//
+	// Either way it is one atomic step, and c's ID, Scopes (sorted byte by
+	// byte, without duplicates), Remember and timestamps are set to the
+	// stored values. ErrNotFound if the user or the client is unknown;
+	// ErrConflict if c is new and its ID is another consent's.
 	SaveConsent(ctx context.Context, c *Consent) error
+	// ForgetConsent clears Remember of the consent of a user for a client
+	// and resource, so that the next request asks again; it is called when
+	// the user denies on a consent page. Scopes stay, and so does
+	// everything issued under the consent. Forgetting a consent that does
+	// not exist, or is not remembered, does nothing and is not an error.
+	ForgetConsent(ctx context.Context, userID, clientID, resource string) error
 	// Consent returns the consent of a user for a client and resource.
 	Consent(ctx context.Context, userID, clientID, resource string) (*Consent, error)
 	// ListConsents returns a user's consents, oldest first (by CreatedAt,

@@ -5,6 +5,18 @@
 // mode), and storagetest holds the conformance suite both must pass.
 //
 // Handlers import this package only, never a backend.
+//
+// BUG: An access token or a consent for a resource's identifier that is
+// being recorded at the moment the resource is deleted or renamed (by a
+// request that read the resource just before) can be stored after
+// DeleteResource or UpdateResource swept the identifier's grants, and stay
+// active: neither CreateAccessToken nor SaveConsent checks that a resource
+// has the identifier.
+//
+// BUG: A sign-in that checked a user's old password just before
+// UpdateUser changed it can create its session just after, and that
+// session outlives the change: CreateSession cannot tell which password
+// the caller checked.
 package storage
 
 import (
@@ -31,6 +43,10 @@ var (
 	// token) was already consumed or revoked. A consumed authorization
 	// request is deleted, so ConsumeAuthRequest reports ErrNotFound.
 	ErrUsed = errors.New("storage: already used")
+	// ErrInvalid means a value cannot be stored: one of its strings is not
+	// valid UTF-8 or holds a NUL character (see ValidText), or a resource's
+	// encryption key is not a JSON object (see CanonicalJWK).
+	ErrInvalid = errors.New("storage: invalid text")
 )
 
 // ClientKind tells a client that runs OAuth2 flows from the credentials a
@@ -92,11 +108,34 @@ type Resource struct {
 	// ClientID names the KindResource client holding the resource's
 	// introspection credentials. CreateResource sets it.
 	ClientID string
+	// EncryptionKeys are the resource server's public keys (RSA of 2048
+	// bits or more, or EC P-256) that its tokens are encrypted to, so only
+	// it can read them. Veil uses the newest; the resource decrypts with
+	// any, which lets it rotate its key with overlap.
+	EncryptionKeys []ResourceKey
+	// TokenEncryptionRequired refuses to issue a token for the resource
+	// unless it can be encrypted to one of EncryptionKeys.
+	TokenEncryptionRequired bool
+	// SigningAlgorithm is the JWS algorithm of the resource's tokens;
+	// empty means Veil's default.
+	SigningAlgorithm string
 	// CreatedAt and UpdatedAt are set by the backend, as for Client, and
 	// written back into the Resource passed to CreateResource or
 	// UpdateResource.
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// ResourceKey is one public encryption key of a resource server.
+type ResourceKey struct {
+	// JWK is the public key as a JSON Web Key (RFC 7517), with its kid.
+	// Storage does not interpret it, but keeps it as JSON: it must be a
+	// JSON object, and a Store returns the same JSON value in canonical
+	// form (see CanonicalJWK), not necessarily the same bytes.
+	JWK []byte
+	// AddedAt is when the key was first registered; the newest is used.
+	// A Store keeps it to the nanosecond, in UTC.
+	AddedAt time.Time
 }
 
 // KeyUse says what a key is for, as in the JWK "use" member.
@@ -113,22 +152,10 @@ const (
 	UseSecretHash KeyUse = "hash"
 )
 
-// KeyState is a key's place in its lifecycle.
-type KeyState string
-
-// The states of a key.
-const (
-	// KeyNext keys are published but not yet used.
-	KeyNext KeyState = "next"
-	// KeyActive keys are used for new tokens; one per use.
-	KeyActive KeyState = "active"
-	// KeyRetired keys are no longer used but still published or accepted
-	// until every token that used them has expired.
-	KeyRetired KeyState = "retired"
-)
-
 // Key is one of Veil's own keys. The private part is stored only sealed
-// under the master key; Sealed is opaque to storage.
+// under the master key; Sealed is opaque to storage. A key has no stored
+// state: whether it is next, active or retired follows from its dates and
+// the time (see keys.State), so that no replica has to flip it on time.
 type Key struct {
 	// ID is the kid.
 	ID string
@@ -136,12 +163,20 @@ type Key struct {
 	Use KeyUse
 	// Algorithm is the JOSE algorithm the key is used with (ES256, A256KW).
 	Algorithm string
-	// State is the key's lifecycle state.
-	State KeyState
 	// Sealed is the private key material encrypted under the master key.
 	Sealed []byte
-	// CreatedAt is when the key was generated.
+	// CreatedAt is when the key was generated; a signing key is published
+	// in the JWKS from then on.
 	CreatedAt time.Time
+	// ActivatedAt is when the key starts (or started) being used. For a
+	// signing key that takes over from another it lies at least one JWKS
+	// cache lifetime after CreatedAt, so no resource server meets an
+	// unpublished kid; a first key is active from its creation.
+	ActivatedAt time.Time
+	// RetiredAt is when a newer key took (or takes) over; zero while none
+	// is scheduled. A retired signing key stays published until the tokens
+	// it signed have expired.
+	RetiredAt time.Time
 }
 
 // AccessToken is the record Veil keeps of every access token it issues.
@@ -182,6 +217,23 @@ type AccessToken struct {
 // Values passed in and returned are copies: changing one afterwards never
 // changes what is stored. A backend may return an empty slice where nil was
 // stored, and nil where an empty slice was. IDs sort byte by byte.
+//
+// Every string a Store holds is valid text: valid UTF-8 without a NUL
+// character (see ValidText), because PostgreSQL's text type can hold
+// nothing else and both backends must behave alike. One rule covers every
+// method given a string that is not:
+//
+//   - a method that writes (every Create and Update method, SaveConsent,
+//     SetClientSecret, InitKeys, UpdateKeys and RecordLoginFailure)
+//     returns ErrInvalid and stores nothing, whichever of its strings is at
+//     fault, including the IDs that name the keys UpdateKeys changes;
+//   - ListClients, ListResources and ListUsers return ErrInvalid for such
+//     an after or kind, which bounds a listing rather than naming an item;
+//   - every other method takes it for a key that no stored item has, since
+//     none could have been stored: a lookup returns ErrNotFound, a delete,
+//     use or deactivation returns ErrNotFound, a revocation, clearing or
+//     ForgetConsent does nothing, LoginFailures counts 0 and ListConsents
+//     lists nothing.
 type Store interface {
 	// CreateClient stores a new client. ErrConflict if the ID is taken or
 	// c.Resources lists an identifier twice; ErrNotFound if one of
@@ -207,7 +259,8 @@ type Store interface {
 
 	// CreateResource stores a resource and its credentials client together,
 	// in one transaction: nothing is stored on error. It sets r.ClientID to
-	// credentials.ID. credentials must be of KindResource. ErrConflict if
+	// credentials.ID, and r.EncryptionKeys to the keys as stored (see
+	// ResourceKey). credentials must be of KindResource. ErrConflict if
 	// the identifier, the resource ID or the client ID is taken.
 	CreateResource(ctx context.Context, r *Resource, credentials *Client) error
 	// Resource returns the resource with the given ID.
@@ -220,13 +273,29 @@ type Store interface {
 	// ListResources returns up to limit resources whose ID sorts after the
 	// given one, in ID order.
 	ListResources(ctx context.Context, after string, limit int) ([]*Resource, error)
-	// UpdateResource replaces Identifier, Name and Scopes. ErrConflict if
-	// the new identifier is taken. Clients refer to the resource, not to
+	// UpdateResource replaces Identifier, Name, Scopes, EncryptionKeys,
+	// TokenEncryptionRequired and SigningAlgorithm. ErrConflict if the new
+	// identifier is taken. Clients refer to the resource, not to
 	// the string: a new identifier replaces the old one in every client's
 	// Resources.
+	//
+	// A new identifier is a new audience, so the grants made for the old
+	// one end in the same transaction, as DeleteResource ends them:
+	// otherwise a resource registered later under the old identifier would
+	// find them active.
 	UpdateResource(ctx context.Context, r *Resource) error
 	// DeleteResource removes a resource, its credentials client, and the
-	// resource from every client's Resources.
+	// resource from every client's Resources. ErrNotFound if there is none
+	// with the ID.
+	//
+	// In the same transaction it ends every grant made for the resource's
+	// identifier, so that a resource registered later under the same
+	// identifier inherits none: every access token whose Audience holds
+	// the identifier is revoked, and every consent whose Resource is the
+	// identifier is deleted, with the codes, refresh tokens and access
+	// tokens issued under it (as DeleteConsent does). Tokens are matched by
+	// exact string, as RFC 8707 compares resource indicators (see the BUG
+	// note in the package doc).
 	DeleteResource(ctx context.Context, id string) error
 
 	// Keys returns every stored key, oldest (by CreatedAt, then ID) first.
@@ -236,8 +305,23 @@ type Store interface {
 	// every replica shares, if no key is stored it stores the keys that
 	// generate returns. It returns every stored key afterwards, as Keys
 	// does. generate runs while the lock is held, so it must not call the
-	// Store; if it fails, nothing is stored.
+	// Store; if it fails, nothing is stored. ErrConflict if two of the
+	// generated keys share an ID.
 	InitKeys(ctx context.Context, generate func() ([]*Key, error)) ([]*Key, error)
+	// UpdateKeys changes the stored keys as one step of every replica's
+	// key rotation: while holding the lock InitKeys takes, in one
+	// transaction, it reads every stored key, passes copies to fn, applies
+	// the changes fn returns and returns every stored key afterwards, as
+	// Keys does. Because fn sees the keys no other replica can change
+	// until it is done, replicas rotating at the same moment rotate once.
+	//
+	// fn runs while the lock is held, so it must not call the Store. If fn
+	// fails, nothing is written and its error is returned, wrapped; nil or
+	// empty changes (see KeyChanges.Empty) write nothing. ErrNotFound if
+	// Retire, Delete or Reseal names a key that is not stored, and
+	// ErrConflict if Add holds a key whose ID is taken (by a stored key or
+	// another added one); either way nothing is written.
+	UpdateKeys(ctx context.Context, fn func(existing []*Key) (*KeyChanges, error)) ([]*Key, error)
 
 	// CreateAccessToken records an issued access token. It returns only
 	// once the record is durable (outside a transaction; inside one, once

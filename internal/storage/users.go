@@ -19,7 +19,8 @@ type User struct {
 	// Email is optional.
 	Email string
 	// PasswordHash is an argon2id hash in PHC string form (package
-	// password). Storage treats it as opaque.
+	// password). Storage treats it as opaque. Empty in a User passed to
+	// UpdateUser, it means "keep the stored hash".
 	PasswordHash string
 	// Disabled users cannot sign in, and their tokens stop being active.
 	Disabled bool
@@ -67,7 +68,9 @@ type Consent struct {
 	// ID is chosen by Veil: by the caller of SaveConsent, or by
 	// SaveConsent if the caller leaves it empty.
 	ID string
-	// UserID, ClientID and Resource (an identifier) name the grant.
+	// UserID, ClientID and Resource (an identifier) name the grant. The
+	// consent goes when the resource with that identifier is deleted or
+	// renamed (see Store.DeleteResource).
 	UserID   string
 	ClientID string
 	Resource string
@@ -94,15 +97,32 @@ type Users interface {
 	// ListUsers returns up to limit users whose ID sorts after the given
 	// one, in ID order.
 	ListUsers(ctx context.Context, after string, limit int) ([]*User, error)
-	// UpdateUser replaces Username, Email, PasswordHash and Disabled.
-	// ErrNotFound if no user has the ID; ErrConflict if the new username
-	// is another user's. If u.Disabled, it also, in the same transaction,
-	// deletes the user's sessions, marks their codes used and refresh
-	// tokens inactive, and revokes every access token issued under their
-	// consents or whose Subject is their ID. While a user is disabled,
-	// sessions, codes, refresh tokens and access tokens under their
-	// consents cannot be created for them (ErrNotFound), so none slips
-	// past the revocation. Enabling the user again restores nothing.
+	// UpdateUser replaces Username, Email and Disabled, and PasswordHash
+	// unless u.PasswordHash is empty: then the stored hash is kept, as it
+	// is at the moment of the write, and u.PasswordHash stays empty. A
+	// caller changing other fields passes an empty hash, so that it cannot
+	// undo a password set since it read the user. ErrNotFound if no user
+	// has the ID; ErrConflict if the new username is another user's.
+	//
+	// If u.PasswordHash is set and differs from the stored hash, it also
+	// deletes the user's sessions, in the same transaction: a password is
+	// often changed because someone else learned it, and a browser signed
+	// in with the old one must not stay in. Codes and tokens stay: they were issued to
+	// clients, not browsers, and withdrawing them is what disabling the
+	// user or DeleteConsent is for. Storage cannot tell a new password
+	// from the same one hashed under new parameters, so a rehash signs
+	// the user out of their other browsers too; a session created after
+	// the rehash is kept. So is one created after the change by a sign-in
+	// that checked the old password just before it (see the BUG note in
+	// the package doc).
+	//
+	// If u.Disabled, it also, in the same transaction, deletes the user's
+	// sessions, marks their codes used and refresh tokens inactive, and
+	// revokes every access token issued under their consents or whose
+	// Subject is their ID. While a user is disabled, sessions, codes,
+	// refresh tokens and access tokens under their consents cannot be
+	// created for them (ErrNotFound), so none slips past the revocation.
+	// Enabling the user again restores nothing.
 	UpdateUser(ctx context.Context, u *User) error
 	// DeleteUser removes a user with their sessions and consents, and
 	// every code and token issued to them stops being active: those issued

@@ -12,6 +12,10 @@ import (
 // CreateSession stores a copy of sess. ErrConflict if the ID is taken;
 // ErrNotFound if the user is unknown or disabled.
 func (s *Store) CreateSession(_ context.Context, sess *storage.Session) error {
+	if !sess.ValidText() {
+		return fmt.Errorf("create session: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -52,6 +56,10 @@ func (s *Store) DeleteSession(_ context.Context, id string) error {
 // CreateAuthRequest stores a copy of r. ErrConflict if the ID is taken;
 // ErrNotFound if the client is unknown.
 func (s *Store) CreateAuthRequest(_ context.Context, r *storage.AuthRequest) error {
+	if !r.ValidText() {
+		return fmt.Errorf("create auth request: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -99,6 +107,10 @@ func (s *Store) ConsumeAuthRequest(_ context.Context, id string) (*storage.AuthR
 func (s *Store) RecordLoginFailure(
 	_ context.Context, key string, now time.Time, window time.Duration,
 ) (int, error) {
+	if !storage.ValidText(key) {
+		return 0, fmt.Errorf("record login failure: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 

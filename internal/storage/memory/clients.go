@@ -12,6 +12,10 @@ import (
 
 // CreateClient stores a copy of c and sets c.CreatedAt and c.UpdatedAt.
 func (s *Store) CreateClient(_ context.Context, c *storage.Client) error {
+	if !c.ValidText() {
+		return fmt.Errorf("create client: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -59,6 +63,10 @@ func (s *Store) Client(_ context.Context, id string) (*storage.Client, error) {
 func (s *Store) ListClients(
 	_ context.Context, kind storage.ClientKind, after string, limit int,
 ) ([]*storage.Client, error) {
+	if !storage.ValidText(string(kind), after) {
+		return nil, fmt.Errorf("list clients: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -82,6 +90,10 @@ func (s *Store) ListClients(
 // UpdateClient replaces the mutable fields of a client and sets c.CreatedAt
 // and c.UpdatedAt to the stored values.
 func (s *Store) UpdateClient(_ context.Context, c *storage.Client) error {
+	if !c.ValidText() {
+		return fmt.Errorf("update client: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -106,6 +118,10 @@ func (s *Store) UpdateClient(_ context.Context, c *storage.Client) error {
 
 // SetClientSecret replaces a client's secret hash.
 func (s *Store) SetClientSecret(_ context.Context, id string, hash []byte) error {
+	if !storage.ValidText(id) {
+		return fmt.Errorf("set client secret: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 

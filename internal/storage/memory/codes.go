@@ -27,6 +27,10 @@ func (s *Store) checkGrant(clientID, userID, consentID string) error {
 // ErrNotFound if the client, the user or the consent is unknown, or the
 // user is disabled.
 func (s *Store) CreateCode(_ context.Context, c *storage.Code) error {
+	if !c.ValidText() {
+		return fmt.Errorf("create code: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -75,6 +79,10 @@ func (s *Store) UseCode(_ context.Context, signature string) error {
 // taken; ErrNotFound if the client, the user or the consent is unknown, or
 // the user is disabled.
 func (s *Store) CreateRefreshToken(_ context.Context, t *storage.RefreshToken) error {
+	if !t.ValidText() {
+		return fmt.Errorf("create refresh token: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 

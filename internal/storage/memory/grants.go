@@ -14,6 +14,10 @@ import (
 // already gave the client for the resource. Either way it sets c's ID,
 // Scopes, Remember and timestamps to the stored values.
 func (s *Store) SaveConsent(_ context.Context, c *storage.Consent) error {
+	if !c.ValidText() {
+		return fmt.Errorf("save consent: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -25,8 +29,7 @@ func (s *Store) SaveConsent(_ context.Context, c *storage.Consent) error {
 	}
 
 	if old := s.consentFor(c.UserID, c.ClientID, c.Resource); old != nil {
-		old.Scopes = scopeSet(slices.Concat(old.Scopes, c.Scopes))
-		old.Remember = old.Remember || c.Remember
+		merge(old, c)
 		old.UpdatedAt = s.now()
 		*c = *cloneConsent(old)
 		return nil
@@ -43,6 +46,20 @@ func (s *Store) SaveConsent(_ context.Context, c *storage.Consent) error {
 	return nil
 }
 
+// merge merges a decision into a stored consent as Grants.SaveConsent
+// says: what is remembered grows only by scopes the user asked to
+// remember.
+func merge(stored, c *storage.Consent) {
+	switch {
+	case stored.Remember && !c.Remember:
+		// Allowed once: the remembered scopes stay as they are.
+	case c.Remember && !stored.Remember:
+		stored.Scopes, stored.Remember = scopeSet(c.Scopes), true
+	default:
+		stored.Scopes = scopeSet(slices.Concat(stored.Scopes, c.Scopes))
+	}
+}
+
 // scopeSet returns a copy of scopes sorted and without duplicates.
 func scopeSet(scopes []string) []string {
 	set := slices.Clone(scopes)
@@ -55,6 +72,19 @@ func (s *Store) consentFor(userID, clientID, resource string) *storage.Consent {
 		if c.UserID == userID && c.ClientID == clientID && c.Resource == resource {
 			return c
 		}
+	}
+	return nil
+}
+
+// ForgetConsent clears Remember of a user's consent for a client and
+// resource, if there is one.
+func (s *Store) ForgetConsent(_ context.Context, userID, clientID, resource string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if c := s.consentFor(userID, clientID, resource); c != nil && c.Remember {
+		c.Remember = false
+		c.UpdatedAt = s.now()
 	}
 	return nil
 }

@@ -1,10 +1,12 @@
 package memory
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/veil-auth/veil/internal/storage"
 )
@@ -46,21 +48,82 @@ func (s *Store) InitKeys(
 		return nil, fmt.Errorf("generate keys: %w", err)
 	}
 	for i, k := range keys {
+		if !k.ValidText() {
+			return nil, fmt.Errorf("store key: %w", storage.ErrInvalid)
+		}
 		if slices.ContainsFunc(keys[:i], func(o *storage.Key) bool { return o.ID == k.ID }) {
 			return nil, fmt.Errorf("store key %q: %w", k.ID, storage.ErrConflict)
 		}
 	}
 
 	for _, k := range keys {
-		s.keys = append(s.keys, cloneKey(k))
+		s.keys = append(s.keys, storedKey(k))
 	}
 	return s.copyKeys(), nil
+}
+
+// UpdateKeys applies the changes fn returns to copies of the stored keys,
+// and returns copies of every stored key afterwards. The Store's mutex is
+// the lock every caller shares; it is held while fn runs, so fn must not
+// call the Store. The changes are checked in full before any is applied,
+// since nothing here can be rolled back.
+func (s *Store) UpdateKeys(
+	_ context.Context, fn func(existing []*storage.Key) (*storage.KeyChanges, error),
+) ([]*storage.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	ch, err := fn(s.copyKeys())
+	if err != nil {
+		return nil, fmt.Errorf("update keys: plan key changes: %w", err)
+	}
+	if ch.Empty() {
+		return s.copyKeys(), nil
+	}
+	if err := ch.Check(s.keys); err != nil {
+		return nil, fmt.Errorf("update keys: %w", err)
+	}
+
+	for _, k := range ch.Add {
+		s.keys = append(s.keys, storedKey(k))
+	}
+	for _, k := range s.keys {
+		if at, ok := ch.Retire[k.ID]; ok {
+			k.RetiredAt = storedTime(at)
+		}
+		if sealed, ok := ch.Reseal[k.ID]; ok {
+			k.Sealed = bytes.Clone(sealed)
+		}
+	}
+	s.keys = slices.DeleteFunc(s.keys, func(k *storage.Key) bool {
+		return slices.Contains(ch.Delete, k.ID)
+	})
+	return s.copyKeys(), nil
+}
+
+// storedKey is a copy of k with its dates as PostgreSQL keeps them.
+func storedKey(k *storage.Key) *storage.Key {
+	cp := cloneKey(k)
+	cp.CreatedAt = storedTime(k.CreatedAt)
+	cp.ActivatedAt = storedTime(k.ActivatedAt)
+	cp.RetiredAt = storedTime(k.RetiredAt)
+	return cp
+}
+
+// storedTime is t in UTC to the microsecond, as PostgreSQL keeps a
+// timestamptz (see now).
+func storedTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
 }
 
 // CreateAccessToken stores a copy of t. ErrNotFound if no client has
 // t.ClientID, or t.ConsentID is set and names no consent or one of a
 // disabled user; ErrConflict if the signature or the JTI is taken.
 func (s *Store) CreateAccessToken(_ context.Context, t *storage.AccessToken) error {
+	if !t.ValidText() {
+		return fmt.Errorf("create access token: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 

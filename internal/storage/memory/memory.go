@@ -7,7 +7,9 @@
 // caller that changes a slice it passed in or got back cannot change what
 // the Store holds, exactly as with a database. Deleting a client, a user or
 // a consent removes what depends on it, as the foreign keys of the
-// PostgreSQL schema do.
+// PostgreSQL schema do; and strings PostgreSQL cannot hold (a NUL
+// character, invalid UTF-8) are refused as that backend refuses them, so
+// that development mode fails where production would.
 //
 // BUG: BeginTx returns its context unchanged: every write applies at once,
 // Commit does nothing and Rollback undoes nothing. A handler that relies on
@@ -108,6 +110,10 @@ func cloneClient(c *storage.Client) *storage.Client {
 func cloneResource(r *storage.Resource) *storage.Resource {
 	cp := *r
 	cp.Scopes = slices.Clone(r.Scopes)
+	cp.EncryptionKeys = slices.Clone(r.EncryptionKeys)
+	for i, k := range cp.EncryptionKeys {
+		cp.EncryptionKeys[i].JWK = bytes.Clone(k.JWK)
+	}
 	return &cp
 }
 

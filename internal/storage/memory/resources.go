@@ -11,12 +11,20 @@ import (
 )
 
 // CreateResource stores copies of r and its credentials client, or neither.
-// It sets r.ClientID to credentials.ID and the timestamps of both.
+// It sets r.ClientID to credentials.ID, r.EncryptionKeys to the keys as
+// stored, and the timestamps of both.
 func (s *Store) CreateResource(
 	_ context.Context, r *storage.Resource, credentials *storage.Client,
 ) error {
 	if credentials.Kind != storage.KindResource {
 		return errors.New("create resource: credentials client is not of KindResource")
+	}
+	if !r.ValidText() || !credentials.ValidText() {
+		return fmt.Errorf("create resource: %w", storage.ErrInvalid)
+	}
+	keys, err := storage.CanonicalKeys(r.EncryptionKeys)
+	if err != nil {
+		return fmt.Errorf("create resource: %w", err)
 	}
 
 	s.mu.Lock()
@@ -38,6 +46,7 @@ func (s *Store) CreateResource(
 	t := s.now()
 	credentials.CreatedAt, credentials.UpdatedAt = t, t
 	r.ClientID, r.CreatedAt, r.UpdatedAt = credentials.ID, t, t
+	r.EncryptionKeys = keys
 	s.clients[credentials.ID] = cloneClient(credentials)
 	s.resources[r.ID] = cloneResource(r)
 	return nil
@@ -98,6 +107,10 @@ func (s *Store) ResourceByClient(_ context.Context, clientID string) (*storage.R
 func (s *Store) ListResources(
 	_ context.Context, after string, limit int,
 ) ([]*storage.Resource, error) {
+	if !storage.ValidText(after) {
+		return nil, fmt.Errorf("list resources: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -118,10 +131,19 @@ func (s *Store) ListResources(
 	return page, nil
 }
 
-// UpdateResource replaces Identifier, Name and Scopes, and sets r.ClientID
-// and the timestamps to the stored values. A new identifier replaces the old
-// one in every client's Resources.
+// UpdateResource replaces every field but ID, ClientID and CreatedAt, and
+// sets r.ClientID, r.EncryptionKeys and the timestamps to the stored
+// values. A new identifier replaces the old one in every client's
+// Resources, and ends the grants made for the old one.
 func (s *Store) UpdateResource(_ context.Context, r *storage.Resource) error {
+	if !r.ValidText() {
+		return fmt.Errorf("update resource: %w", storage.ErrInvalid)
+	}
+	keys, err := storage.CanonicalKeys(r.EncryptionKeys)
+	if err != nil {
+		return fmt.Errorf("update resource: %w", err)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -139,17 +161,20 @@ func (s *Store) UpdateResource(_ context.Context, r *storage.Resource) error {
 				c.Resources[i] = r.Identifier
 			}
 		}
+		s.endGrants(old.Identifier)
 	}
 
 	next := cloneResource(r)
 	next.ClientID, next.CreatedAt, next.UpdatedAt = old.ClientID, old.CreatedAt, s.now()
-	s.resources[r.ID] = next
+	next.EncryptionKeys = keys
+	s.resources[r.ID] = cloneResource(next)
 	r.ClientID, r.CreatedAt, r.UpdatedAt = next.ClientID, next.CreatedAt, next.UpdatedAt
+	r.EncryptionKeys = keys
 	return nil
 }
 
-// DeleteResource removes a resource, its credentials client, and its
-// identifier from every client's Resources.
+// DeleteResource removes a resource, its credentials client, its identifier
+// from every client's Resources, and the grants made for its identifier.
 func (s *Store) DeleteResource(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -164,7 +189,25 @@ func (s *Store) DeleteResource(_ context.Context, id string) error {
 			return ident == r.Identifier
 		})
 	}
+	s.endGrants(r.Identifier)
 	delete(s.resources, id)
 	s.deleteClient(r.ClientID)
 	return nil
+}
+
+// endGrants ends what was granted for a resource identifier that no
+// resource has any more: access tokens whose audience holds it are
+// revoked, and consents for it are deleted with everything issued under
+// them, as the PostgreSQL backend does.
+func (s *Store) endGrants(identifier string) {
+	for _, t := range s.tokens {
+		if slices.Contains(t.Audience, identifier) {
+			t.Revoked = true
+		}
+	}
+	for id, c := range s.consents {
+		if c.Resource == identifier {
+			s.deleteConsent(id)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -11,6 +12,10 @@ import (
 
 // CreateUser stores a copy of u and sets u.CreatedAt and u.UpdatedAt.
 func (s *Store) CreateUser(_ context.Context, u *storage.User) error {
+	if !u.ValidText() {
+		return fmt.Errorf("create user: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -71,6 +76,10 @@ func (s *Store) UserByUsername(_ context.Context, username string) (*storage.Use
 // ListUsers returns up to limit users whose ID sorts after the given one,
 // in ID order.
 func (s *Store) ListUsers(_ context.Context, after string, limit int) ([]*storage.User, error) {
+	if !storage.ValidText(after) {
+		return nil, fmt.Errorf("list users: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -87,10 +96,15 @@ func (s *Store) ListUsers(_ context.Context, after string, limit int) ([]*storag
 	return page[:min(len(page), max(limit, 0))], nil
 }
 
-// UpdateUser replaces Username, Email, PasswordHash and Disabled, and sets
-// u.CreatedAt and u.UpdatedAt to the stored values. If u.Disabled, it
+// UpdateUser replaces Username, Email and Disabled, and PasswordHash
+// unless it is empty, and sets u.CreatedAt and u.UpdatedAt to the stored
+// values. A new password hash ends the user's sessions, and u.Disabled
 // revokes everything the user holds.
 func (s *Store) UpdateUser(_ context.Context, u *storage.User) error {
+	if !u.ValidText() {
+		return fmt.Errorf("update user: %w", storage.ErrInvalid)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -103,24 +117,33 @@ func (s *Store) UpdateUser(_ context.Context, u *storage.User) error {
 	}
 
 	next := *u
+	next.PasswordHash = cmp.Or(u.PasswordHash, old.PasswordHash)
 	next.CreatedAt, next.UpdatedAt = old.CreatedAt, s.now()
 	s.users[u.ID] = &next
-	if u.Disabled {
+	switch {
+	case u.Disabled:
 		s.revokeUser(u.ID)
+	case next.PasswordHash != old.PasswordHash:
+		s.endSessions(u.ID)
 	}
 
 	u.CreatedAt, u.UpdatedAt = next.CreatedAt, next.UpdatedAt
 	return nil
 }
 
-// revokeUser ends a user's sessions and marks their codes and tokens
-// spent, as the PostgreSQL backend does when a user is disabled.
-func (s *Store) revokeUser(id string) {
+// endSessions signs a user out of every browser.
+func (s *Store) endSessions(id string) {
 	for sid, sess := range s.sessions {
 		if sess.UserID == id {
 			delete(s.sessions, sid)
 		}
 	}
+}
+
+// revokeUser ends a user's sessions and marks their codes and tokens
+// spent, as the PostgreSQL backend does when a user is disabled.
+func (s *Store) revokeUser(id string) {
+	s.endSessions(id)
 	for _, c := range s.codes {
 		if c.UserID == id {
 			c.Used = true

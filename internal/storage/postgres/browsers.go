@@ -24,6 +24,10 @@ FOR SHARE`
 // CreateSession stores a session; ErrNotFound if the user is unknown or
 // disabled.
 func (s *Store) CreateSession(ctx context.Context, sess *storage.Session) error {
+	if !sess.ValidText() {
+		return fmt.Errorf("create session: %w", storage.ErrInvalid)
+	}
+
 	tag, err := s.querier(ctx).Exec(ctx, insertSessionSQL, sess.ID, sess.UserID,
 		sess.AuthTime, sess.ExpiresAt)
 	if err != nil {
@@ -42,6 +46,10 @@ WHERE id = $1 AND expires_at > $2`
 
 // Session returns a session that has not expired.
 func (s *Store) Session(ctx context.Context, id string) (*storage.Session, error) {
+	if !storage.ValidText(id) {
+		return nil, fmt.Errorf("get session: %w", storage.ErrNotFound)
+	}
+
 	var sess storage.Session
 	err := s.querier(ctx).QueryRow(ctx, selectSessionSQL, id, s.now()).Scan(&sess.ID,
 		&sess.UserID, &sess.AuthTime, &sess.ExpiresAt)
@@ -57,6 +65,10 @@ const deleteSessionSQL = `DELETE FROM sessions WHERE id = $1`
 
 // DeleteSession removes a session, if there is one.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	if !storage.ValidText(id) {
+		return nil
+	}
+
 	if _, err := s.querier(ctx).Exec(ctx, deleteSessionSQL, id); err != nil {
 		return fmt.Errorf("delete session: %w", mapError(err))
 	}
@@ -70,6 +82,10 @@ VALUES ($1, $2, $3, $4, $5, $6)`
 // CreateAuthRequest stores a pending authorization request. ErrConflict if
 // the ID is taken; ErrNotFound if the client is unknown.
 func (s *Store) CreateAuthRequest(ctx context.Context, r *storage.AuthRequest) error {
+	if !r.ValidText() {
+		return fmt.Errorf("create auth request: %w", storage.ErrInvalid)
+	}
+
 	_, err := s.querier(ctx).Exec(ctx, insertAuthRequestSQL, r.ID, r.BrowserHash,
 		r.ClientID, r.Query, r.CreatedAt, r.ExpiresAt)
 	if err != nil {
@@ -97,6 +113,10 @@ WHERE id = $1 AND expires_at > $2`
 
 // AuthRequest returns a pending request that has not expired.
 func (s *Store) AuthRequest(ctx context.Context, id string) (*storage.AuthRequest, error) {
+	if !storage.ValidText(id) {
+		return nil, fmt.Errorf("get auth request: %w", storage.ErrNotFound)
+	}
+
 	r, err := scanAuthRequest(s.querier(ctx).QueryRow(ctx, selectAuthRequestSQL, id, s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("get auth request: %w", mapError(err))
@@ -116,6 +136,10 @@ RETURNING ` + authRequestColumns
 // ConsumeAuthRequest deletes a pending request that has not expired and
 // returns it.
 func (s *Store) ConsumeAuthRequest(ctx context.Context, id string) (*storage.AuthRequest, error) {
+	if !storage.ValidText(id) {
+		return nil, fmt.Errorf("consume auth request: %w", storage.ErrNotFound)
+	}
+
 	r, err := scanAuthRequest(s.querier(ctx).QueryRow(ctx, consumeAuthRequestSQL, id, s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("consume auth request: %w", mapError(err))
@@ -140,6 +164,10 @@ SELECT count(*) + 1 FROM login_failures WHERE key = $1 AND at > $3`
 func (s *Store) RecordLoginFailure(
 	ctx context.Context, key string, now time.Time, window time.Duration,
 ) (int, error) {
+	if !storage.ValidText(key) {
+		return 0, fmt.Errorf("record login failure: %w", storage.ErrInvalid)
+	}
+
 	var n int
 	err := s.querier(ctx).QueryRow(ctx, recordLoginFailureSQL, key, now,
 		now.Add(-window)).Scan(&n)
@@ -157,6 +185,10 @@ SELECT count(*) FROM login_failures WHERE key = $1 AND at > $2`
 func (s *Store) LoginFailures(
 	ctx context.Context, key string, now time.Time, window time.Duration,
 ) (int, error) {
+	if !storage.ValidText(key) {
+		return 0, nil
+	}
+
 	var n int
 	err := s.querier(ctx).QueryRow(ctx, countLoginFailuresSQL, key, now.Add(-window)).Scan(&n)
 	if err != nil {
@@ -169,6 +201,10 @@ const clearLoginFailuresSQL = `DELETE FROM login_failures WHERE key = $1`
 
 // ClearLoginFailures forgets the failures recorded against key.
 func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
+	if !storage.ValidText(key) {
+		return nil
+	}
+
 	if _, err := s.querier(ctx).Exec(ctx, clearLoginFailuresSQL, key); err != nil {
 		return fmt.Errorf("clear login failures: %w", mapError(err))
 	}

@@ -18,6 +18,10 @@ RETURNING created_at, updated_at`
 
 // CreateClient stores c and sets c.CreatedAt and c.UpdatedAt.
 func (s *Store) CreateClient(ctx context.Context, c *storage.Client) error {
+	if !c.ValidText() {
+		return fmt.Errorf("create client: %w", storage.ErrInvalid)
+	}
+
 	var created, updated time.Time
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -105,6 +109,10 @@ const selectClientSQL = `SELECT ` + clientColumns + ` FROM clients c WHERE c.id 
 
 // Client returns the client with the given ID.
 func (s *Store) Client(ctx context.Context, id string) (*storage.Client, error) {
+	if !storage.ValidText(id) {
+		return nil, fmt.Errorf("get client: %w", storage.ErrNotFound)
+	}
+
 	c, err := scanClient(s.querier(ctx).QueryRow(ctx, selectClientSQL, id))
 	if err != nil {
 		return nil, fmt.Errorf("get client: %w", mapError(err))
@@ -123,6 +131,10 @@ LIMIT $3`
 func (s *Store) ListClients(
 	ctx context.Context, kind storage.ClientKind, after string, limit int,
 ) ([]*storage.Client, error) {
+	if !storage.ValidText(string(kind), after) {
+		return nil, fmt.Errorf("list clients: %w", storage.ErrInvalid)
+	}
+
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -152,6 +164,10 @@ const deleteClientResourcesSQL = `DELETE FROM client_resources WHERE client_id =
 // UpdateClient replaces the mutable fields of a client, its resource list
 // included, and sets c.CreatedAt and c.UpdatedAt to the stored values.
 func (s *Store) UpdateClient(ctx context.Context, c *storage.Client) error {
+	if !c.ValidText() {
+		return fmt.Errorf("update client: %w", storage.ErrInvalid)
+	}
+
 	var created, updated time.Time
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, updateClientSQL, c.ID, c.Name, notNil(c.GrantTypes),
@@ -179,6 +195,10 @@ UPDATE clients SET secret_hash = $2, updated_at = now() WHERE id = $1`
 
 // SetClientSecret replaces a client's secret hash.
 func (s *Store) SetClientSecret(ctx context.Context, id string, hash []byte) error {
+	if !storage.ValidText(id) {
+		return fmt.Errorf("set client secret: %w", storage.ErrInvalid)
+	}
+
 	tag, err := s.querier(ctx).Exec(ctx, setClientSecretSQL, id, hash)
 	if err != nil {
 		return fmt.Errorf("set client secret: %w", mapError(err))
@@ -197,6 +217,10 @@ const deleteClientSQL = `DELETE FROM clients WHERE id = $1 AND kind = 'client'`
 // DeleteClient removes a client of KindClient and the records of the access
 // tokens issued to it.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	if !storage.ValidText(id) {
+		return fmt.Errorf("delete client: %w", storage.ErrNotFound)
+	}
+
 	tag, err := s.querier(ctx).Exec(ctx, deleteClientSQL, id)
 	if err != nil {
 		return fmt.Errorf("delete client: %w", mapError(err))

@@ -20,6 +20,10 @@ FOR SHARE`
 // taken; ErrNotFound if the client, the user or the consent is unknown, or
 // the user is disabled.
 func (s *Store) CreateCode(ctx context.Context, c *storage.Code) error {
+	if !c.ValidText() {
+		return fmt.Errorf("create code: %w", storage.ErrInvalid)
+	}
+
 	tag, err := s.querier(ctx).Exec(ctx, insertCodeSQL, c.Signature, c.RequestID,
 		c.ClientID, c.UserID, c.ConsentID, notNilBytes(c.Request), c.ExpiresAt, c.Used)
 	if err != nil {
@@ -38,6 +42,10 @@ WHERE signature = $1`
 
 // Code returns a code, used or not, expired or not.
 func (s *Store) Code(ctx context.Context, signature string) (*storage.Code, error) {
+	if !storage.ValidText(signature) {
+		return nil, fmt.Errorf("get code: %w", storage.ErrNotFound)
+	}
+
 	var c storage.Code
 	err := s.querier(ctx).QueryRow(ctx, selectCodeSQL, signature).Scan(&c.Signature,
 		&c.RequestID, &c.ClientID, &c.UserID, &c.ConsentID, &c.Request, &c.ExpiresAt, &c.Used)
@@ -67,6 +75,10 @@ SELECT EXISTS (SELECT FROM redeemed), EXISTS (SELECT FROM codes WHERE signature 
 // UseCode marks a code used: ErrUsed if it already was, ErrNotFound if it
 // is unknown.
 func (s *Store) UseCode(ctx context.Context, signature string) error {
+	if !storage.ValidText(signature) {
+		return fmt.Errorf("use code: %w", storage.ErrNotFound)
+	}
+
 	var redeemed, exists bool
 	err := s.querier(ctx).QueryRow(ctx, useCodeSQL, signature).Scan(&redeemed, &exists)
 	return singleUse("use code", redeemed, exists, err)
@@ -84,6 +96,10 @@ FOR SHARE`
 // is taken; ErrNotFound if the client, the user or the consent is unknown,
 // or the user is disabled.
 func (s *Store) CreateRefreshToken(ctx context.Context, t *storage.RefreshToken) error {
+	if !t.ValidText() {
+		return fmt.Errorf("create refresh token: %w", storage.ErrInvalid)
+	}
+
 	tag, err := s.querier(ctx).Exec(ctx, insertRefreshTokenSQL, t.Signature, t.RequestID,
 		t.AccessSignature, t.ClientID, t.UserID, t.ConsentID, notNilBytes(t.Request),
 		t.ExpiresAt, t.Active)
@@ -104,6 +120,10 @@ WHERE signature = $1`
 
 // RefreshToken returns a refresh token, active or not, expired or not.
 func (s *Store) RefreshToken(ctx context.Context, signature string) (*storage.RefreshToken, error) {
+	if !storage.ValidText(signature) {
+		return nil, fmt.Errorf("get refresh token: %w", storage.ErrNotFound)
+	}
+
 	var t storage.RefreshToken
 	err := s.querier(ctx).QueryRow(ctx, selectRefreshTokenSQL, signature).Scan(&t.Signature,
 		&t.RequestID, &t.AccessSignature, &t.ClientID, &t.UserID, &t.ConsentID, &t.Request,
@@ -132,6 +152,10 @@ SELECT EXISTS (SELECT FROM rotated), EXISTS (SELECT FROM refresh_tokens WHERE si
 // DeactivateRefreshToken marks one refresh token inactive: ErrUsed if it
 // already was, ErrNotFound if it is unknown.
 func (s *Store) DeactivateRefreshToken(ctx context.Context, signature string) error {
+	if !storage.ValidText(signature) {
+		return fmt.Errorf("deactivate refresh token: %w", storage.ErrNotFound)
+	}
+
 	var rotated, exists bool
 	row := s.querier(ctx).QueryRow(ctx, deactivateRefreshTokenSQL, signature)
 	err := row.Scan(&rotated, &exists)
@@ -146,6 +170,10 @@ WHERE request_id = $1 AND active`
 
 // RevokeRefreshTokens marks every refresh token of a request ID inactive.
 func (s *Store) RevokeRefreshTokens(ctx context.Context, requestID string) error {
+	if !storage.ValidText(requestID) {
+		return nil
+	}
+
 	if _, err := s.querier(ctx).Exec(ctx, revokeRefreshTokensSQL, requestID); err != nil {
 		return fmt.Errorf("revoke refresh tokens: %w", mapError(err))
 	}

@@ -13,19 +13,25 @@ import (
 	"github.com/veil-auth/veil/internal/storage"
 )
 
-// saveConsentSQL inserts or merges in one statement, so that two grants
+// saveConsentSQL inserts or merges in one statement, so that two decisions
 // saved at the same moment for one user, client and resource both end up
-// in the one row. The union is sorted byte by byte ("C"), as Go sorts
-// strings, whatever the database's locale.
+// in the one row, each merged as Grants.SaveConsent says: what is
+// remembered grows only by scopes the user asked to remember. The union
+// is sorted byte by byte ("C"), as Go sorts strings, whatever the
+// database's locale; $5 is sorted already.
 const saveConsentSQL = `
 INSERT INTO consents AS c (id, user_id, client_id, resource, scopes, remember)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (user_id, client_id, resource) DO UPDATE
-SET scopes = ARRAY(
-		SELECT DISTINCT u.scope COLLATE "C"
-		FROM unnest(c.scopes || excluded.scopes) AS u (scope)
-		ORDER BY 1
-	),
+SET scopes = CASE
+		WHEN c.remember AND NOT excluded.remember THEN c.scopes
+		WHEN excluded.remember AND NOT c.remember THEN excluded.scopes
+		ELSE ARRAY(
+			SELECT DISTINCT u.scope COLLATE "C"
+			FROM unnest(c.scopes || excluded.scopes) AS u (scope)
+			ORDER BY 1
+		)
+	END,
 	remember = c.remember OR excluded.remember,
 	updated_at = now()
 RETURNING id, scopes, remember, created_at, updated_at`
@@ -34,6 +40,10 @@ RETURNING id, scopes, remember, created_at, updated_at`
 // gave the client for the resource. Either way it sets c's ID, Scopes,
 // Remember and timestamps to the stored values.
 func (s *Store) SaveConsent(ctx context.Context, c *storage.Consent) error {
+	if !c.ValidText() {
+		return fmt.Errorf("save consent: %w", storage.ErrInvalid)
+	}
+
 	var id string
 	var scopes []string
 	var remember bool
@@ -58,6 +68,26 @@ func scopeSet(scopes []string) []string {
 	return slices.Compact(set)
 }
 
+// forgetConsentSQL leaves a consent that is not remembered as it is, so
+// that its UpdatedAt says when it last changed.
+const forgetConsentSQL = `
+UPDATE consents SET remember = false, updated_at = now()
+WHERE user_id = $1 AND client_id = $2 AND resource = $3 AND remember`
+
+// ForgetConsent clears Remember of a user's consent for a client and
+// resource, if there is one.
+func (s *Store) ForgetConsent(ctx context.Context, userID, clientID, resource string) error {
+	if !storage.ValidText(userID, clientID, resource) {
+		return nil
+	}
+
+	_, err := s.querier(ctx).Exec(ctx, forgetConsentSQL, userID, clientID, resource)
+	if err != nil {
+		return fmt.Errorf("forget consent: %w", mapError(err))
+	}
+	return nil
+}
+
 const consentColumns = `id, user_id, client_id, resource, scopes, remember, created_at, updated_at`
 
 func scanConsent(row pgx.Row) (*storage.Consent, error) {
@@ -80,6 +110,10 @@ WHERE user_id = $1 AND client_id = $2 AND resource = $3`
 func (s *Store) Consent(
 	ctx context.Context, userID, clientID, resource string,
 ) (*storage.Consent, error) {
+	if !storage.ValidText(userID, clientID, resource) {
+		return nil, fmt.Errorf("get consent: %w", storage.ErrNotFound)
+	}
+
 	row := s.querier(ctx).QueryRow(ctx, selectConsentSQL, userID, clientID, resource)
 	c, err := scanConsent(row)
 	if err != nil {
@@ -97,6 +131,10 @@ ORDER BY created_at, id`
 // same microsecond (or the same transaction, as now() is the time the
 // transaction began), the one with the smaller ID first.
 func (s *Store) ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error) {
+	if !storage.ValidText(userID) {
+		return nil, nil
+	}
+
 	rows, err := s.querier(ctx).Query(ctx, listConsentsSQL, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list consents: %w", mapError(err))
@@ -118,6 +156,10 @@ const deleteConsentSQL = `DELETE FROM consents WHERE id = $2 AND user_id = $1`
 // DeleteConsent removes one of a user's consents with everything issued
 // under it.
 func (s *Store) DeleteConsent(ctx context.Context, userID, consentID string) error {
+	if !storage.ValidText(userID, consentID) {
+		return fmt.Errorf("delete consent: %w", storage.ErrNotFound)
+	}
+
 	tag, err := s.querier(ctx).Exec(ctx, deleteConsentSQL, userID, consentID)
 	if err != nil {
 		return fmt.Errorf("delete consent: %w", mapError(err))

@@ -32,6 +32,8 @@ func TestMapError(t *testing.T) {
 		{name: "too many connections", err: pgErr("53300"), want: storage.ErrUnavailable},
 		{name: "serialization failure", err: pgErr("40001"), want: storage.ErrUnavailable},
 		{name: "deadlock", err: pgErr("40P01"), want: storage.ErrUnavailable},
+		{name: "NUL or invalid UTF-8", err: pgErr("22021"), want: storage.ErrInvalid},
+		{name: "untranslatable character", err: pgErr("22P05"), want: storage.ErrInvalid},
 		{name: "check violation", err: pgErr("23514")},
 		{name: "undefined table", err: pgErr("42P01")},
 		{
@@ -43,7 +45,8 @@ func TestMapError(t *testing.T) {
 		{name: "cancelled by caller", err: context.Canceled},
 		{name: "other", err: errors.New("boom")},
 	}
-	sentinels := []error{storage.ErrNotFound, storage.ErrConflict, storage.ErrUnavailable}
+	sentinels := []error{storage.ErrNotFound, storage.ErrConflict, storage.ErrUnavailable,
+		storage.ErrInvalid}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := mapError(tt.err)

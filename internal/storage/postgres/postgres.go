@@ -11,6 +11,14 @@
 // aborted and must be rolled back, but the same request tried again may
 // succeed. The pgx error stays in the chain for the log.
 //
+// PostgreSQL's text type holds neither a NUL character nor invalid UTF-8,
+// and refuses a parameter holding one with SQLSTATE 22021 (or 22P05). So
+// that such a string is the caller's mistake rather than a server error,
+// every method checks its strings first (storage.ValidText) and answers
+// as the storage.Store doc says without a query: ErrInvalid for a write,
+// ErrNotFound or nothing for a key. mapError maps 22021 and 22P05 to
+// storage.ErrInvalid for any string a check missed.
+//
 // Every method runs on the transaction that BeginTx put in its context, if
 // any, and otherwise on the pool. Transactions run at READ COMMITTED, the
 // server's default; the single-use items (codes, refresh tokens,
@@ -110,6 +118,10 @@ func mapError(err error) error {
 			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
 		case pgErr.Code == "23503":
 			return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
+		case pgErr.Code == "22021" || pgErr.Code == "22P05":
+			// The methods refuse such text before sending it (see
+			// storage.ValidText); this catches a string they missed.
+			return fmt.Errorf("%w: %w", storage.ErrInvalid, err)
 		case pgErr.Code == "40001" || pgErr.Code == "40P01":
 			// A serialization failure or a deadlock aborts the transaction,
 			// but trying it again may well succeed.

@@ -28,6 +28,15 @@ func TestInitKeysReplicas(t *testing.T) {
 	storagetest.InitKeysConcurrently(t, stores, 8)
 }
 
+// TestUpdateKeysReplicas stands for replicas rotating keys at once: two
+// Stores on one database, eight callers each.
+func TestUpdateKeysReplicas(t *testing.T) {
+	dsn := pgtest.Migrated(t)
+	stores := []storage.Store{open(t, dsn), open(t, dsn)}
+
+	storagetest.UpdateKeysConcurrently(t, stores, 16, 5)
+}
+
 func TestMigrate(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
@@ -37,14 +46,18 @@ func TestMigrate(t *testing.T) {
 		migrate     func(ctx context.Context, dsn string) error
 		wantVersion uint
 	}{
-		{name: "up", migrate: postgres.MigrateUp, wantVersion: 2},
-		{name: "up again", migrate: postgres.MigrateUp, wantVersion: 2},
-		{name: "down one", migrate: postgres.MigrateDown, wantVersion: 1},
-		{name: "up from 1", migrate: postgres.MigrateUp, wantVersion: 2},
+		{name: "up", migrate: postgres.MigrateUp, wantVersion: 4},
+		{name: "up again", migrate: postgres.MigrateUp, wantVersion: 4},
+		{name: "down one", migrate: postgres.MigrateDown, wantVersion: 3},
+		{name: "down to 2", migrate: postgres.MigrateDown, wantVersion: 2},
 		{name: "down to 1", migrate: postgres.MigrateDown, wantVersion: 1},
+		{name: "up from 1", migrate: postgres.MigrateUp, wantVersion: 4},
+		{name: "down to 3", migrate: postgres.MigrateDown, wantVersion: 3},
+		{name: "down to 2 again", migrate: postgres.MigrateDown, wantVersion: 2},
+		{name: "down to 1 again", migrate: postgres.MigrateDown, wantVersion: 1},
 		{name: "down to 0", migrate: postgres.MigrateDown, wantVersion: 0},
 		{name: "down with nothing applied", migrate: postgres.MigrateDown, wantVersion: 0},
-		{name: "up after down", migrate: postgres.MigrateUp, wantVersion: 2},
+		{name: "up after down", migrate: postgres.MigrateUp, wantVersion: 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

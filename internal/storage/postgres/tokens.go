@@ -30,6 +30,10 @@ WHERE $11::text = '' OR EXISTS (
 // the insert commits before it returns, so the record is as durable as the
 // server's synchronous_commit setting makes a commit.
 func (s *Store) CreateAccessToken(ctx context.Context, t *storage.AccessToken) error {
+	if !t.ValidText() {
+		return fmt.Errorf("create access token: %w", storage.ErrInvalid)
+	}
+
 	tag, err := s.querier(ctx).Exec(ctx, insertAccessTokenSQL, t.Signature, t.JTI,
 		t.RequestID, t.ClientID, t.Subject, notNil(t.Audience), notNil(t.Scopes),
 		t.IssuedAt, t.ExpiresAt, t.Revoked, t.ConsentID)
@@ -50,6 +54,10 @@ WHERE signature = $1`
 
 // AccessToken returns the record with the given signature.
 func (s *Store) AccessToken(ctx context.Context, signature string) (*storage.AccessToken, error) {
+	if !storage.ValidText(signature) {
+		return nil, fmt.Errorf("get access token: %w", storage.ErrNotFound)
+	}
+
 	var t storage.AccessToken
 	err := s.querier(ctx).QueryRow(ctx, selectAccessTokenSQL, signature).Scan(&t.Signature,
 		&t.JTI, &t.RequestID, &t.ClientID, &t.Subject, &t.Audience, &t.Scopes,
@@ -70,6 +78,10 @@ WHERE request_id = $1 AND NOT revoked`
 
 // RevokeAccessTokens marks every token of a request ID revoked.
 func (s *Store) RevokeAccessTokens(ctx context.Context, requestID string) error {
+	if !storage.ValidText(requestID) {
+		return nil
+	}
+
 	if _, err := s.querier(ctx).Exec(ctx, revokeAccessTokensSQL, requestID); err != nil {
 		return fmt.Errorf("revoke access tokens: %w", mapError(err))
 	}

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,24 +30,38 @@ func saveConsentSteps() []saveConsentStep {
 		{name: "new, scopes sorted once each",
 			consent: newConsent("c1", "u-alice", "app", api, "write", "read", "read"),
 			want:    newConsent("c1", "u-alice", "app", api, "read", "write")},
-		{name: "union, remember set", merge: true,
-			consent: remembered(newConsent("c2", "u-alice", "app", api, "admin", "read")),
-			want:    remembered(newConsent("c1", "u-alice", "app", api, "admin", "read", "write"))},
-		{name: "remember kept", merge: true,
-			consent: newConsent("c3", "u-alice", "app", api),
-			want:    remembered(newConsent("c1", "u-alice", "app", api, "admin", "read", "write"))},
-		{name: "other resource",
-			consent: newConsent("c4", "u-alice", "app", other, "read"),
-			want:    newConsent("c4", "u-alice", "app", other, "read")},
+		// What was allowed once is not remembered with what the user
+		// asked to remember.
+		{name: "A: remember fewer after allowing once", merge: true,
+			consent: remembered(newConsent("c2", "u-alice", "app", api, "read")),
+			want:    remembered(newConsent("c1", "u-alice", "app", api, "read"))},
+		{name: "remember more after remembering", merge: true,
+			consent: remembered(newConsent("c3", "u-alice", "app", api, "admin")),
+			want:    remembered(newConsent("c1", "u-alice", "app", api, "admin", "read"))},
+		{name: "allow once after remembering", merge: true,
+			consent: newConsent("c3", "u-alice", "app", api, "write"),
+			want:    remembered(newConsent("c1", "u-alice", "app", api, "admin", "read"))},
+		{name: "other resource, remembered",
+			consent: remembered(newConsent("c4", "u-alice", "app", other, "read")),
+			want:    remembered(newConsent("c4", "u-alice", "app", other, "read"))},
+		// What is allowed once is not added to what skips the prompt.
+		{name: "B: allow more once after remembering", merge: true,
+			consent: newConsent("c5", "u-alice", "app", other, "read", "write"),
+			want:    remembered(newConsent("c4", "u-alice", "app", other, "read"))},
+		{name: "other client", consent: newConsent("c6", "u-alice", "web", api, "read"),
+			want: newConsent("c6", "u-alice", "web", api, "read")},
+		{name: "allow more once after allowing once", merge: true,
+			consent: newConsent("c7", "u-alice", "web", api, "write", "admin"),
+			want:    newConsent("c6", "u-alice", "web", api, "admin", "read", "write")},
 		{name: "ID taken", consent: newConsent("c1", "u-bob", "app", api, "read"),
 			wantErr: storage.ErrConflict},
 		{name: "ID chosen by the backend", consent: newConsent("", "u-bob", "app", api),
 			want: newConsent("", "u-bob", "app", api)},
 		{name: "another ID chosen", consent: newConsent("", "u-bob", "app", other),
 			want: newConsent("", "u-bob", "app", other)},
-		{name: "unknown user", consent: newConsent("c5", "none", "app", api),
+		{name: "unknown user", consent: newConsent("c8", "none", "app", api),
 			wantErr: storage.ErrNotFound},
-		{name: "unknown client", consent: newConsent("c6", "u-alice", "none", api),
+		{name: "unknown client", consent: newConsent("c9", "u-alice", "none", api),
 			wantErr: storage.ErrNotFound},
 	}
 }
@@ -54,10 +69,13 @@ func saveConsentSteps() []saveConsentStep {
 func testSaveConsent(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	mustCreateClient(t, s, newClient("app"))
+	mustCreateClient(t, s, newClient("web"))
 	mustCreateUser(t, s, newUser("u-alice", "alice"))
 	mustCreateUser(t, s, newUser("u-bob", "bob"))
 
-	var created time.Time // of c1, which the merges must keep
+	// created holds when each consent was first saved, which the merges
+	// into it must keep.
+	created := make(map[string]time.Time)
 
 	// Each step runs in order, on what the steps before it saved.
 	steps := saveConsentSteps()
@@ -78,14 +96,89 @@ func testSaveConsent(t *testing.T, s storage.Store) {
 
 			var wantCreated time.Time
 			if tt.merge {
-				wantCreated = created
+				wantCreated = created[tt.want.ID]
 			}
 			checkSaved(t, s, call, c, tt.want, wantCreated)
-			if created.IsZero() {
-				created = c.CreatedAt
+			if !tt.merge {
+				created[c.ID] = c.CreatedAt
 			}
 		})
 	}
+}
+
+// testForgetConsent checks that ForgetConsent clears Remember and nothing
+// else, and that there being nothing to forget is not an error.
+func testForgetConsent(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	mustCreateClient(t, s, newClient("app"))
+	mustCreateUser(t, s, newUser("u-alice", "alice"))
+	g := mustGrant(t, s, "c1", "u-alice", "app", api)
+	remembered := newConsent("c1", "u-alice", "app", api, "read")
+	remembered.Remember = true
+	mustSaveConsent(t, s, remembered)
+	mustSaveConsent(t, s, newConsent("c2", "u-alice", "app", other, "read"))
+
+	tests := []struct {
+		name                   string
+		user, client, resource string
+		// wantForgotten means Remember goes from true to false and
+		// UpdatedAt moves on; otherwise nothing changes.
+		wantForgotten bool
+	}{
+		{name: "remembered", user: "u-alice", client: "app", resource: api, wantForgotten: true},
+		{name: "again", user: "u-alice", client: "app", resource: api},
+		{name: "not remembered", user: "u-alice", client: "app", resource: other},
+		{name: "unknown resource", user: "u-alice", client: "app",
+			resource: "https://none.example"},
+		{name: "unknown client", user: "u-alice", client: "none", resource: api},
+		{name: "unknown user", user: "none", client: "app", resource: api},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			call := "ForgetConsent(" + tt.user + ", " + tt.client + ", " + tt.resource + ")"
+			before, errBefore := s.Consent(ctx, tt.user, tt.client, tt.resource)
+			if err := s.ForgetConsent(ctx, tt.user, tt.client, tt.resource); err != nil {
+				t.Fatalf("%s = %v, want nil", call, err)
+			}
+
+			got, err := s.Consent(ctx, tt.user, tt.client, tt.resource)
+			if errBefore != nil {
+				checkErr(t, "Consent() after "+call, err, storage.ErrNotFound)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Consent() after %s = %v, want nil", call, err)
+			}
+			want := *before
+			if tt.wantForgotten {
+				if !before.Remember || got.UpdatedAt.Before(before.UpdatedAt) {
+					t.Errorf("%s: Remember was %t, UpdatedAt went from %v to %v, want true and on",
+						call, before.Remember, before.UpdatedAt, got.UpdatedAt)
+				}
+				want.Remember, want.UpdatedAt = false, got.UpdatedAt
+			}
+			if diff := equal(&want, got); diff != "" {
+				t.Errorf("Consent() after %s mismatch (-want +got):\n%s", call, diff)
+			}
+		})
+	}
+
+	t.Run("grant stays", func(t *testing.T) {
+		if got := live(t, s, g); got != allLive {
+			t.Errorf("grant under forgotten consent = %+v, want all live", got)
+		}
+	})
+	t.Run("remember again", func(t *testing.T) {
+		// The consent is no longer remembered: remembering now remembers
+		// only the new scopes.
+		c := newConsent("", "u-alice", "app", api, "write")
+		c.Remember = true
+		mustSaveConsent(t, s, c)
+		if !c.Remember || !slices.Equal(c.Scopes, []string{"write"}) {
+			t.Errorf("SaveConsent(remember write) after ForgetConsent = %v, %t, want [write], true",
+				c.Scopes, c.Remember)
+		}
+	})
 }
 
 // checkSaved checks what SaveConsent set c to, and that Consent returns

@@ -152,3 +152,54 @@ func testDeleteUser(t *testing.T, s storage.Store) {
 		mustCreateUser(t, s, newUser("u-alice-2", "ALICE"))
 	})
 }
+
+// testPasswordChange checks that UpdateUser with a new password hash signs
+// the user out of every browser, and leaves everything else they hold.
+func testPasswordChange(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	h := mustHold(t, s)
+
+	tests := []struct {
+		name string
+		hash string
+		// signIn creates alice's session again before the update.
+		signIn           bool
+		wantAliceSession bool
+	}{
+		{name: "no hash", wantAliceSession: true},
+		{name: "same hash", hash: h.alice.PasswordHash, wantAliceSession: true},
+		{name: "new hash", hash: "$argon2id$changed"},
+		{name: "signed in after the change, same hash", hash: "$argon2id$changed", signIn: true,
+			wantAliceSession: true},
+		{name: "another new hash", hash: "$argon2id$changed-again"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.signIn {
+				err := s.CreateSession(ctx, &storage.Session{ID: "sess-u-alice",
+					UserID: "u-alice", AuthTime: base, ExpiresAt: later()})
+				if err != nil {
+					t.Fatalf("CreateSession(sess-u-alice) = %v, want nil", err)
+				}
+			}
+
+			u := *h.alice
+			u.Email, u.PasswordHash = tt.name+"@example.com", tt.hash
+			if err := s.UpdateUser(ctx, &u); err != nil {
+				t.Fatalf("UpdateUser(%s) = %v, want nil", tt.name, err)
+			}
+			checkSessions(t, s, tt.wantAliceSession, true)
+		})
+	}
+
+	t.Run("grants stay", func(t *testing.T) {
+		for _, g := range []grant{h.aliceGrant, h.bobGrant} {
+			if got := live(t, s, g); got != allLive {
+				t.Errorf("grant %s after password change = %+v, want all live", g.consent.ID, got)
+			}
+		}
+		for _, tok := range []*storage.AccessToken{h.loose, h.stray} {
+			wantToken(t, s, tok.Signature, tok)
+		}
+	})
+}

@@ -143,13 +143,13 @@ func checkIssueRefused(t *testing.T, s storage.Store, c *storage.Consent, why st
 		call func() error
 	}{
 		{name: "CreateCode", call: func() error {
-			return s.CreateCode(ctx, newCode("late-code", "late-req", c))
+			return s.CreateCode(ctx, newCode(c.ID+"-late-code", c.ID+"-late-req", c))
 		}},
 		{name: "CreateRefreshToken", call: func() error {
-			return s.CreateRefreshToken(ctx, newRefreshToken("late-rt", "late-req", c))
+			return s.CreateRefreshToken(ctx, newRefreshToken(c.ID+"-late-rt", c.ID+"-late-req", c))
 		}},
 		{name: "CreateAccessToken", call: func() error {
-			return s.CreateAccessToken(ctx, newUserToken("late-at", "late-req", c))
+			return s.CreateAccessToken(ctx, newUserToken(c.ID+"-late-at", c.ID+"-late-req", c))
 		}},
 	}
 	for _, tt := range calls {

@@ -12,15 +12,20 @@ import (
 )
 
 // fixtureKeys returns the keys a generate function hands to InitKeys, out
-// of order: Keys and InitKeys must return them oldest first.
+// of order: Keys and InitKeys must return them oldest first. The signing
+// key activates after its creation and is scheduled to retire, so that
+// every date is stored.
 func fixtureKeys() []*storage.Key {
 	return []*storage.Key{
-		{ID: "enc-1", Use: storage.UseEncryption, Algorithm: "A256KW", State: storage.KeyActive,
-			Sealed: []byte("sealed enc"), CreatedAt: base.Add(time.Second)},
-		{ID: "sig-1", Use: storage.UseSignature, Algorithm: "ES256", State: storage.KeyActive,
-			Sealed: []byte("sealed sig"), CreatedAt: base},
-		{ID: "hash-1", Use: storage.UseSecretHash, Algorithm: "HS256", State: storage.KeyActive,
-			Sealed: []byte("sealed hash"), CreatedAt: base.Add(time.Second)},
+		{ID: "enc-1", Use: storage.UseEncryption, Algorithm: "A256KW",
+			Sealed: []byte("sealed enc"), CreatedAt: base.Add(time.Second),
+			ActivatedAt: base.Add(time.Second)},
+		{ID: "sig-1", Use: storage.UseSignature, Algorithm: "ES256",
+			Sealed: []byte("sealed sig"), CreatedAt: base, ActivatedAt: base.Add(time.Hour),
+			RetiredAt: base.Add(48 * time.Hour)},
+		{ID: "hash-1", Use: storage.UseSecretHash, Algorithm: "HS256",
+			Sealed: []byte("sealed hash"), CreatedAt: base.Add(time.Second),
+			ActivatedAt: base.Add(time.Second)},
 	}
 }
 
@@ -45,7 +50,7 @@ func testInitKeys(t *testing.T, s storage.Store) {
 		},
 		{name: "second call does not", generate: func() ([]*storage.Key, error) {
 			return []*storage.Key{{ID: "other", Use: storage.UseSignature, Algorithm: "ES256",
-				State: storage.KeyActive, Sealed: []byte("x"), CreatedAt: base}}, nil
+				Sealed: []byte("x"), CreatedAt: base}}, nil
 		}},
 	}
 	for _, tt := range tests {

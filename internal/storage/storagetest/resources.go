@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,4 +209,110 @@ func testDeleteResource(t *testing.T, s storage.Store) {
 	t.Run("identifier free again", func(t *testing.T) {
 		mustCreateResource(t, s, "r1-new", "https://one.example")
 	})
+}
+
+// resourceGrants is what testResourceGrants issues for one resource
+// identifier: a user's grant, a token of the client credentials grant, and
+// one whose audience names this identifier among others; and the same for
+// a second identifier that must be left alone.
+type resourceGrants struct {
+	grant, otherGrant     grant
+	machine, multi, other *storage.AccessToken
+}
+
+// mustResourceGrants registers resources prefix-r at ident and prefix-o at
+// otherIdent, and issues resourceGrants for them. Every ID starts with
+// prefix, so that the cases of one test share a store.
+func mustResourceGrants(
+	t *testing.T, s storage.Store, prefix, ident, otherIdent string,
+) resourceGrants {
+	t.Helper()
+
+	mustCreateResource(t, s, prefix+"-r", ident)
+	mustCreateResource(t, s, prefix+"-o", otherIdent)
+	app, user := prefix+"-app", prefix+"-user"
+	mustCreateClient(t, s, newClient(app, ident, otherIdent))
+	mustCreateUser(t, s, newUser(user, user))
+
+	g := resourceGrants{
+		grant:      mustGrant(t, s, prefix+"-c", user, app, ident),
+		otherGrant: mustGrant(t, s, prefix+"-oc", user, app, otherIdent),
+		machine:    newToken(prefix+"-machine", prefix+"-req-m", app),
+		multi:      newToken(prefix+"-multi", prefix+"-req-mu", app),
+		other:      newToken(prefix+"-other", prefix+"-req-o", app),
+	}
+	g.machine.Audience = []string{ident}
+	g.multi.Audience = []string{otherIdent, ident}
+	g.other.Audience = []string{otherIdent}
+	for _, tok := range []*storage.AccessToken{g.machine, g.multi, g.other} {
+		mustCreateToken(t, s, tok)
+	}
+	return g
+}
+
+// testResourceGrants checks that deleting a resource, or giving it a new
+// identifier, ends every grant made for the old identifier at once, so that
+// a resource registered later under that identifier inherits none of
+// them; and that keeping the identifier keeps the grants.
+func testResourceGrants(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		change func(id string) error
+		ended  bool
+	}{
+		{name: "delete", ended: true, change: func(id string) error {
+			return s.DeleteResource(ctx, id)
+		}},
+		{name: "new identifier", ended: true, change: func(id string) error {
+			r, _ := newResource(id, "https://renamed-"+id+".example")
+			return s.UpdateResource(ctx, r)
+		}},
+		{name: "same identifier", change: func(id string) error {
+			r, err := s.Resource(ctx, id)
+			if err != nil {
+				return err
+			}
+			r.Name, r.Scopes = "Renamed", []string{"admin"}
+			return s.UpdateResource(ctx, r)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := strings.ReplaceAll(tt.name, " ", "-")
+			ident := "https://" + prefix + ".example"
+			g := mustResourceGrants(t, s, prefix, ident, "https://"+prefix+"-other.example")
+			if err := tt.change(prefix + "-r"); err != nil {
+				t.Fatalf("%s(%s-r) = %v, want nil", tt.name, prefix, err)
+			}
+			if tt.ended {
+				// The identifier is free: a new resource takes it.
+				mustCreateResource(t, s, prefix+"-new", ident)
+			}
+
+			wantLive, consent := allLive, g.grant.consent
+			if tt.ended {
+				wantLive, consent = liveness{}, nil
+			}
+			if got := live(t, s, g.grant); got != wantLive {
+				t.Errorf("grant for %s after %s = %+v, want %+v", ident, tt.name, got, wantLive)
+			}
+			wantConsent(t, s, g.grant.consent.UserID, g.grant.consent.ClientID, ident, consent)
+			for _, tok := range []*storage.AccessToken{g.machine, g.multi} {
+				got, err := s.AccessToken(ctx, tok.Signature)
+				if err != nil || got.Revoked != tt.ended {
+					t.Errorf("AccessToken(%s) = %+v, %v, want Revoked %v",
+						tok.Signature, got, err, tt.ended)
+				}
+			}
+
+			if got := live(t, s, g.otherGrant); got != allLive {
+				t.Errorf("grant for another resource = %+v, want all live", got)
+			}
+			wantToken(t, s, g.other.Signature, g.other)
+			if tt.ended {
+				checkIssueRefused(t, s, g.grant.consent, "under a consent for a gone identifier")
+			}
+		})
+	}
 }

@@ -3,6 +3,8 @@ package storagetest
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,6 +175,62 @@ func testUpdateUser(t *testing.T, s storage.Store) {
 	t.Run("old username free", func(t *testing.T) {
 		_, err := s.UserByUsername(ctx, "alice")
 		checkErr(t, "UserByUsername(alice) after rename", err, storage.ErrNotFound)
+	})
+}
+
+// testUpdateUserKeepsPassword checks that UpdateUser with an empty
+// PasswordHash keeps the stored hash as it is when it writes, not as the
+// caller read it: a password set between the caller's read and its write
+// survives.
+func testUpdateUserKeepsPassword(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	alice := mustCreateUser(t, s, newUser("u-alice", "alice"))
+
+	// An admin reads alice; meanwhile her password is changed.
+	read, err := s.User(ctx, alice.ID)
+	if err != nil {
+		t.Fatalf("User(%s) = %v, want nil", alice.ID, err)
+	}
+	changed := *read
+	changed.PasswordHash = "$argon2id$changed"
+	if err := s.UpdateUser(ctx, &changed); err != nil {
+		t.Fatalf("UpdateUser(new password) = %v, want nil", err)
+	}
+
+	// The admin writes what they read, with a new email and no hash.
+	edit := *read
+	edit.Email, edit.PasswordHash = "alice@new.example", ""
+	if err := s.UpdateUser(ctx, &edit); err != nil {
+		t.Fatalf("UpdateUser(no password) = %v, want nil", err)
+	}
+	if edit.PasswordHash != "" {
+		t.Errorf("UpdateUser(no password) set PasswordHash = %q, want it left empty",
+			edit.PasswordHash)
+	}
+	want := edit
+	want.PasswordHash = changed.PasswordHash
+	wantUser(t, s, alice.ID, &want)
+
+	t.Run("concurrent", func(t *testing.T) {
+		// Writers without a hash race writers of new hashes: whatever the
+		// order, the stored hash is one of the new ones.
+		var n atomic.Int32
+		errs := race(16, func() error {
+			u := edit
+			if i := n.Add(1); i%2 == 0 {
+				u.PasswordHash = fmt.Sprintf("$argon2id$race-%d", i)
+			}
+			return s.UpdateUser(ctx, &u)
+		})
+		if got := countErrs(errs, nil); got != len(errs) {
+			t.Fatalf("concurrent UpdateUser: %d of %d succeeded, want all: %v",
+				got, len(errs), errs)
+		}
+		got, err := s.User(ctx, alice.ID)
+		if err != nil || !strings.HasPrefix(got.PasswordHash, "$argon2id$race-") {
+			t.Errorf("User(%s) after the race = %+v, %v, want a hash written by the race",
+				alice.ID, got, err)
+		}
 	})
 }
 

@@ -1,0 +1,1 @@
+DROP INDEX consents_resource_idx;
