@@ -1,7 +1,8 @@
 // Package admin serves Veil's administration API: registering, reading,
 // changing and deleting OAuth2 clients, the resource servers (APIs) that
 // tokens are issued for, and the users who sign in; rotating client
-// secrets; and listing and revoking the consents users gave.
+// secrets; listing and revoking the consents users gave; and listing and
+// rotating Veil's own keys.
 //
 // Every route needs the admin bearer token. Bodies are JSON, read strictly:
 // an unknown member, a member given twice, a second JSON value, or a body
@@ -15,13 +16,24 @@
 // password); neither a password nor its hash is ever in a response, an
 // error description or a log line.
 //
+// A resource identifier (RFC 8707) is accepted in one spelling only: a
+// lowercase scheme and host, no default or empty port, no needless
+// percent-encoding and no "." or ".." segments, so that one API cannot be
+// registered twice as two audiences. Identifiers are then compared as
+// strings, so https://api.example and https://api.example/ are two
+// resources. Deleting a resource or changing its identifier revokes the
+// tokens and consents given for the old identifier (see
+// storage.Store.DeleteResource).
+//
+// A resource server may register public encryption keys (a JWK Set), so
+// that its tokens are encrypted to it and no one else can read them (see
+// parseEncryptionKeys for what is accepted, and why). The keys listed by
+// GET /admin/keys are Veil's own: the listing names them and their dates,
+// and holds no key material, public or private.
+//
 // BUG: scopes removed from a resource stay in the scope lists of the
 // clients that had them; whoever issues tokens must grant only scopes the
 // resource still offers.
-//
-// BUG: PUT /admin/users/{id} without a password writes back the hash it
-// read, so a password set by a concurrent request in between is undone.
-// storage.Users has no update that leaves the hash alone.
 package admin
 
 import (
@@ -32,6 +44,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/veil-auth/veil/internal/password"
 	"github.com/veil-auth/veil/internal/secret"
@@ -56,6 +69,17 @@ type Config struct {
 	// login page should use the same, so that it rehashes no password the
 	// API just set.
 	Password password.Params
+	// Keys rotates Veil's own keys for POST /admin/keys/rotate. If nil,
+	// that route answers 503; GET /admin/keys works without it.
+	Keys KeyAdmin
+	// SigningAlgorithms are the JWS algorithms a resource may ask its
+	// tokens be signed with: those Veil keeps signing keys for. Nil means
+	// every algorithm Veil can sign with (ES256, RS256, PS256 and EdDSA).
+	SigningAlgorithms []string
+	// Now is the clock that dates resources' encryption keys and tells the
+	// state of Veil's keys. If nil, it is Keys.Now when Keys is set, and
+	// time.Now otherwise.
+	Now func() time.Time
 }
 
 // handler serves the admin API.
@@ -64,37 +88,19 @@ type handler struct {
 	hasher *secret.Hasher
 	log    *slog.Logger
 	// tokenSum is the SHA-256 of the admin token; nil if there is none.
-	tokenSum  []byte
-	pages     pager
-	passwords password.Params
+	tokenSum    []byte
+	pages       pager
+	passwords   password.Params
+	keys        KeyAdmin
+	signingAlgs []string
+	now         func() time.Time
 }
 
 // New returns the admin API handler, serving paths under /admin/. It panics
-// if cfg has no Store or no Hasher, or Password parameters out of bounds.
+// if cfg has no Store or no Hasher, Password parameters out of bounds, or
+// a signing algorithm Veil cannot sign with.
 func New(cfg Config) http.Handler {
-	if cfg.Store == nil || cfg.Hasher == nil {
-		panic("admin: Config needs a Store and a Hasher")
-	}
-	if cfg.Password == (password.Params{}) {
-		cfg.Password = password.Default
-	}
-	if err := cfg.Password.Validate(); err != nil {
-		panic("admin: Config.Password: " + err.Error())
-	}
-	h := &handler{
-		store:     cfg.Store,
-		hasher:    cfg.Hasher,
-		log:       cfg.Logger,
-		pages:     newPager(cfg.Token),
-		passwords: cfg.Password,
-	}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Token != "" {
-		sum := sha256.Sum256([]byte(cfg.Token))
-		h.tokenSum = sum[:]
-	}
+	h := newHandler(cfg)
 
 	mux := http.NewServeMux()
 	h.route(mux, "/admin/resources", routes{
@@ -114,10 +120,58 @@ func New(cfg Config) http.Handler {
 	})
 	h.route(mux, "/admin/clients/{id}/secret", routes{http.MethodPost: h.rotateClientSecret})
 	h.routeUsers(mux)
+	h.route(mux, "/admin/keys", routes{http.MethodGet: h.listKeys})
+	h.route(mux, "/admin/keys/rotate", routes{http.MethodPost: h.rotateKeys})
 	mux.Handle("/", h.serve(func(http.ResponseWriter, *http.Request) error {
 		return errNoRoute
 	}))
 	return h.headers(h.authenticate(mux))
+}
+
+// newHandler checks cfg and fills in its defaults.
+func newHandler(cfg Config) *handler {
+	if cfg.Store == nil || cfg.Hasher == nil {
+		panic("admin: Config needs a Store and a Hasher")
+	}
+	if cfg.Password == (password.Params{}) {
+		cfg.Password = password.Default
+	}
+	if err := cfg.Password.Validate(); err != nil {
+		panic("admin: Config.Password: " + err.Error())
+	}
+	if cfg.SigningAlgorithms == nil {
+		cfg.SigningAlgorithms = signingAlgorithms
+	}
+	for _, alg := range cfg.SigningAlgorithms {
+		if !slices.Contains(signingAlgorithms, alg) {
+			panic("admin: Config.SigningAlgorithms: Veil cannot sign with " + alg)
+		}
+	}
+
+	h := &handler{
+		store:       cfg.Store,
+		hasher:      cfg.Hasher,
+		log:         cfg.Logger,
+		pages:       newPager(cfg.Token),
+		passwords:   cfg.Password,
+		keys:        cfg.Keys,
+		signingAlgs: cfg.SigningAlgorithms,
+		now:         cfg.Now,
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil && h.keys != nil {
+		h.now = h.keys.Now
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if cfg.Token != "" {
+		sum := sha256.Sum256([]byte(cfg.Token))
+		h.tokenSum = sum[:]
+	}
+	return h
 }
 
 // routeUsers registers the routes of users and their consents.

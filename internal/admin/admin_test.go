@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -43,6 +44,8 @@ func runAdminTests(t *testing.T, newStore func(*testing.T) storage.Store) {
 		{"ResourceValidation", testResourceValidation},
 		{"ResourceConflict", testResourceConflict},
 		{"ResourceSecret", testResourceSecret},
+		{"ResourceIdentifierForms", testResourceIdentifierForms},
+		{"ResourceGrantsEnd", testResourceGrantsEnd},
 		{"ClientLifecycle", testClientLifecycle},
 		{"ClientValidation", testClientValidation},
 		{"ClientUpdateRules", testClientUpdateRules},
@@ -63,11 +66,20 @@ func runAdminTests(t *testing.T, newStore func(*testing.T) storage.Store) {
 		{"UserValidation", testUserValidation},
 		{"UserConflict", testUserConflict},
 		{"UserPassword", testUserPassword},
+		{"UserPasswordConcurrent", testUserPasswordConcurrent},
 		{"UserDisable", testUserDisable},
 		{"UserEnable", testUserEnable},
 		{"PasswordNeverShown", testPasswordNeverShown},
 		{"Consents", testConsents},
 		{"ConsentNotFound", testConsentNotFound},
+		{"EncryptionKeys", testEncryptionKeys},
+		{"EncryptionKeysValidation", testEncryptionKeysValidation},
+		{"EncryptionKeysAddedAt", testEncryptionKeysAddedAt},
+		{"SigningAlgorithm", testSigningAlgorithm},
+		{"KeyList", testKeyList},
+		{"KeyRotate", testKeyRotate},
+		{"KeyRotateFails", testKeyRotateFails},
+		{"KeyManager", testKeyManager},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,13 +88,17 @@ func runAdminTests(t *testing.T, newStore func(*testing.T) storage.Store) {
 	}
 }
 
-// env is one admin API over one store, with its log captured.
+// env is one admin API over one store, with its log captured, a clock
+// that moves only when told to, and a fake key manager.
 type env struct {
 	t       *testing.T
 	store   storage.Store
 	hasher  *secret.Hasher
 	handler http.Handler
 	logs    *syncBuffer
+	log     *slog.Logger
+	clock   *fakeClock
+	keys    *fakeKeys
 }
 
 func newEnv(t *testing.T, store storage.Store) *env {
@@ -93,11 +109,32 @@ func newEnv(t *testing.T, store storage.Store) *env {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := &env{t: t, store: store, hasher: hasher, logs: logs}
+	clock := &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e := &env{t: t, store: store, hasher: hasher, logs: logs, log: logger, clock: clock,
+		keys: &fakeKeys{clock: clock}}
 	e.handler = admin.New(admin.Config{
 		Store: store, Hasher: hasher, Token: adminToken, Logger: logger, Password: testPasswords,
+		Keys: e.keys, Now: clock.Now,
 	})
 	return e
+}
+
+// fakeClock is a clock that stands still until advanced.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // response is what the API answered.

@@ -47,6 +47,10 @@ func (f failingStore) ListUsers(context.Context, string, int) ([]*storage.User, 
 	return nil, f.err
 }
 
+func (f failingStore) Keys(context.Context) ([]*storage.Key, error) {
+	return nil, f.err
+}
+
 // goneStore is a store whose resources vanish between the admin API's
 // checks and its writes, as when another request deletes one meanwhile.
 type goneStore struct {
@@ -104,6 +108,7 @@ func testStoreErrors(t *testing.T, e *env) {
 		{http.MethodGet, "/admin/users", nil},
 		{http.MethodGet, "/admin/users/someid", nil},
 		{http.MethodGet, "/admin/users/someid/consents", nil},
+		{http.MethodGet, "/admin/keys", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +180,8 @@ func TestNewPanics(t *testing.T) {
 		{"password params", admin.Config{Store: e.store, Hasher: e.hasher, Token: adminToken,
 			Password: password.Params{Memory: password.MaxMemory + 1, Time: 1, Threads: 1,
 				SaltLen: 16, KeyLen: 32}}},
+		{"signing algorithm", admin.Config{Store: e.store, Hasher: e.hasher, Token: adminToken,
+			SigningAlgorithms: []string{"ES256", "HS256"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

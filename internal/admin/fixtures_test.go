@@ -21,14 +21,23 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // resourceJSON and clientJSON are the response shapes, decoded strictly
 // enough that a renamed member fails the tests.
 type resourceJSON struct {
-	ID           string   `json:"id"`
-	Identifier   string   `json:"identifier"`
-	Name         string   `json:"name"`
-	Scopes       []string `json:"scopes"`
-	ClientID     string   `json:"client_id"`
-	ClientSecret *string  `json:"client_secret"`
-	CreatedAt    string   `json:"created_at"`
-	UpdatedAt    string   `json:"updated_at"`
+	ID                      string            `json:"id"`
+	Identifier              string            `json:"identifier"`
+	Name                    string            `json:"name"`
+	Scopes                  []string          `json:"scopes"`
+	EncryptionKeys          jwksJSON          `json:"encryption_keys"`
+	EncryptionKeysAddedAt   map[string]string `json:"encryption_keys_added_at"`
+	TokenEncryptionRequired bool              `json:"token_encryption_required"`
+	SigningAlgorithm        string            `json:"access_token_signing_alg"`
+	ClientID                string            `json:"client_id"`
+	ClientSecret            *string           `json:"client_secret"`
+	CreatedAt               string            `json:"created_at"`
+	UpdatedAt               string            `json:"updated_at"`
+}
+
+// jwksJSON is a JWK Set, each key left as its members.
+type jwksJSON struct {
+	Keys []map[string]any `json:"keys"`
 }
 
 type clientJSON struct {

@@ -51,8 +51,7 @@ func (h *handler) checkClient(ctx context.Context, req *clientRequest) (*storage
 	}
 
 	if !validName(req.ClientName) {
-		return nil, invalidMetadata("client_name must be at most %d characters, "+
-			"without control characters", maxName)
+		return nil, invalidMetadata("client_name %s", nameRule)
 	}
 	if err := req.checkGrants(); err != nil {
 		return nil, err
@@ -66,6 +65,14 @@ func (h *handler) checkClient(ctx context.Context, req *clientRequest) (*storage
 	}
 	if err := checkList("resources", req.Resources); err != nil {
 		return nil, err
+	}
+	for i, ident := range req.Resources {
+		// Every registered identifier passed checkIdentifier, so one that
+		// is not even printable ASCII names none, and is not worth a
+		// lookup (PostgreSQL cannot hold a NUL byte to compare).
+		if len(ident) > maxIdentifier || !printableASCII(ident) {
+			return nil, invalidMetadata("resources[%d] is not a resource identifier", i)
+		}
 	}
 
 	if err := h.checkScopes(ctx, req, scopes); err != nil {

@@ -38,6 +38,9 @@ func testAuth(t *testing.T, e *env) {
 		{http.MethodGet, "/admin/users/x/consents"},
 		{http.MethodPost, "/admin/users/x/disable"},
 		{http.MethodDelete, "/admin/users/x/consents/y"},
+		{http.MethodGet, "/admin/keys"},
+		{http.MethodPost, "/admin/keys/rotate"},
+		{http.MethodPut, "/admin/resources/x"},
 	}
 	for _, h := range headers {
 		t.Run(h.name, func(t *testing.T) {
@@ -56,6 +59,9 @@ func testAuth(t *testing.T, e *env) {
 		})
 	}
 	e.wantUnchanged(before)
+	if calls := e.keys.calls(); len(calls) != 0 {
+		t.Errorf("unauthenticated requests rotated keys %d times, want none", len(calls))
+	}
 
 	req := newRequest(t, http.MethodGet, "/admin/resources", nil)
 	req.Header.Set("Authorization", "bearer "+adminToken)
@@ -108,6 +114,9 @@ func testRequestShape(t *testing.T, e *env) {
 		{http.MethodDelete, "/admin/users/x/enable", "POST"},
 		{http.MethodPost, "/admin/users/x/consents", "GET, HEAD"},
 		{http.MethodGet, "/admin/users/x/consents/y", "DELETE"},
+		{http.MethodPost, "/admin/keys", "GET, HEAD"},
+		{http.MethodGet, "/admin/keys/rotate", "POST"},
+		{http.MethodPut, "/admin/keys/rotate", "POST"},
 	}
 	for _, m := range methods {
 		res := e.do(m.method, m.path, nil)
@@ -146,8 +155,8 @@ func testNotFound(t *testing.T, e *env) {
 	e.do(http.MethodPut, "/admin/users/unknown", with(userBody(), "disabled", false)).
 		wantError(t, http.StatusNotFound, "not_found")
 
-	paths := []string{"/", "/admin", "/admin/", "/admin/clients/", "/admin/keys", "/admin/clients/x/y",
-		"/admin/users/", "/admin/users/x/consents/", "/admin/users/x/consents/y/z"}
+	paths := []string{"/", "/admin", "/admin/", "/admin/clients/", "/admin/keys/", "/admin/keys/x",
+		"/admin/clients/x/y", "/admin/users/", "/admin/users/x/consents/", "/admin/users/x/consents/y/z"}
 	for _, path := range paths {
 		e.do(http.MethodGet, path, nil).wantError(t, http.StatusNotFound, "not_found")
 	}

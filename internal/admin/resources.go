@@ -2,45 +2,68 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/veil-auth/veil/internal/secret"
 	"github.com/veil-auth/veil/internal/storage"
 )
 
-// resourceRequest is the JSON body of POST and PUT /admin/resources.
+// resourceRequest is the JSON body of POST and PUT /admin/resources. PUT
+// replaces every member, as it replaces the scopes: leaving
+// encryption_keys out of a PUT removes the resource's keys.
 type resourceRequest struct {
-	Identifier string   `json:"identifier"`
-	Name       string   `json:"name"`
-	Scopes     []string `json:"scopes"`
+	Identifier              string          `json:"identifier"`
+	Name                    string          `json:"name"`
+	Scopes                  []string        `json:"scopes"`
+	EncryptionKeys          json.RawMessage `json:"encryption_keys"`
+	TokenEncryptionRequired bool            `json:"token_encryption_required"`
+	SigningAlgorithm        string          `json:"access_token_signing_alg"`
 }
 
 // resourceBody is the JSON shape of a resource. ClientID and ClientSecret
 // are the resource server's credentials for the introspection endpoint;
 // the secret is set only in the responses that create or rotate it.
+// EncryptionKeysAddedAt tells, by kid, when each encryption key was
+// added: Veil encrypts to the one added last.
 type resourceBody struct {
-	ID           string    `json:"id"`
-	Identifier   string    `json:"identifier"`
-	Name         string    `json:"name"`
-	Scopes       []string  `json:"scopes"`
-	ClientID     string    `json:"client_id"`
-	ClientSecret string    `json:"client_secret,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID                      string               `json:"id"`
+	Identifier              string               `json:"identifier"`
+	Name                    string               `json:"name"`
+	Scopes                  []string             `json:"scopes"`
+	EncryptionKeys          jwksBody             `json:"encryption_keys"`
+	EncryptionKeysAddedAt   map[string]time.Time `json:"encryption_keys_added_at"`
+	TokenEncryptionRequired bool                 `json:"token_encryption_required"`
+	SigningAlgorithm        string               `json:"access_token_signing_alg"`
+	ClientID                string               `json:"client_id"`
+	ClientSecret            string               `json:"client_secret,omitempty"`
+	CreatedAt               time.Time            `json:"created_at"`
+	UpdatedAt               time.Time            `json:"updated_at"`
 }
 
-func showResource(r *storage.Resource) resourceBody {
-	return resourceBody{
-		ID:         r.ID,
-		Identifier: r.Identifier,
-		Name:       r.Name,
-		Scopes:     nonNil(r.Scopes),
-		ClientID:   r.ClientID,
-		CreatedAt:  r.CreatedAt,
-		UpdatedAt:  r.UpdatedAt,
+// showResource returns the JSON shape of r. It fails only if a stored
+// encryption key does not read back (see showKeys).
+func showResource(r *storage.Resource) (resourceBody, error) {
+	keys, added, err := showKeys(r)
+	if err != nil {
+		return resourceBody{}, err
 	}
+	return resourceBody{
+		ID:                      r.ID,
+		Identifier:              r.Identifier,
+		Name:                    r.Name,
+		Scopes:                  nonNil(r.Scopes),
+		EncryptionKeys:          keys,
+		EncryptionKeysAddedAt:   added,
+		TokenEncryptionRequired: r.TokenEncryptionRequired,
+		SigningAlgorithm:        r.SigningAlgorithm,
+		ClientID:                r.ClientID,
+		CreatedAt:               r.CreatedAt,
+		UpdatedAt:               r.UpdatedAt,
+	}, nil
 }
 
 var errIdentifierTaken = &apiError{http.StatusConflict, codeConflict,
@@ -53,8 +76,7 @@ func (req *resourceRequest) check() error {
 		return invalidRequest("identifier %s", err.Error())
 	}
 	if !validName(req.Name) {
-		return invalidRequest("name must be at most %d characters, "+
-			"without control characters", maxName)
+		return invalidRequest("name %s", nameRule)
 	}
 	if len(req.Scopes) == 0 || len(req.Scopes) > maxItems {
 		return invalidRequest("scopes must list from 1 to %d scopes", maxItems)
@@ -70,12 +92,55 @@ func (req *resourceRequest) check() error {
 	return nil
 }
 
+// checkResource validates a resource request and returns the resource it
+// describes, with the encryption keys of old (nil for a new resource)
+// that it keeps. ID and ClientID are left to the caller.
+func (h *handler) checkResource(
+	req *resourceRequest, old *storage.Resource,
+) (*storage.Resource, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	keys, err := parseEncryptionKeys(req.EncryptionKeys)
+	if err != nil {
+		return nil, err
+	}
+	// RFC 9068 §2.1 has every resource server support RS256, and some
+	// support nothing else. A resource may ask for any algorithm Veil
+	// keeps a signing key for, and nothing else, so that no token request
+	// for it fails for want of a key.
+	if req.SigningAlgorithm != "" && !slices.Contains(h.signingAlgs, req.SigningAlgorithm) {
+		return nil, errSigningAlg
+	}
+	if req.TokenEncryptionRequired && len(keys) == 0 {
+		return nil, errRequiredNoKey
+	}
+
+	var oldKeys []storage.ResourceKey
+	if old != nil {
+		oldKeys = old.EncryptionKeys
+	}
+	stored, err := resourceKeys(keys, oldKeys, h.now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	return &storage.Resource{
+		Identifier:              req.Identifier,
+		Name:                    req.Name,
+		Scopes:                  req.Scopes,
+		EncryptionKeys:          stored,
+		TokenEncryptionRequired: req.TokenEncryptionRequired,
+		SigningAlgorithm:        req.SigningAlgorithm,
+	}, nil
+}
+
 func (h *handler) createResource(w http.ResponseWriter, r *http.Request) error {
 	var req resourceRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := req.check(); err != nil {
+	res, err := h.checkResource(&req, nil)
+	if err != nil {
 		return err
 	}
 
@@ -92,12 +157,7 @@ func (h *handler) createResource(w http.ResponseWriter, r *http.Request) error {
 		SecretHash:              hash,
 		TokenEndpointAuthMethod: methodBasic,
 	}
-	res := &storage.Resource{
-		ID:         secret.NewID(),
-		Identifier: req.Identifier,
-		Name:       req.Name,
-		Scopes:     req.Scopes,
-	}
+	res.ID = secret.NewID()
 	err = h.store.CreateResource(r.Context(), res, creds)
 	if errors.Is(err, storage.ErrConflict) {
 		return errIdentifierTaken
@@ -107,7 +167,10 @@ func (h *handler) createResource(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	h.log.InfoContext(r.Context(), "resource created", "resource_id", res.ID, "client_id", creds.ID)
-	body := showResource(res)
+	body, err := showResource(res)
+	if err != nil {
+		return err
+	}
 	body.ClientSecret = clientSecret
 	w.Header().Set("Location", "/admin/resources/"+res.ID)
 	writeJSON(w, http.StatusCreated, body)
@@ -124,8 +187,22 @@ func (h *handler) listResources(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
+	// A resource whose keys do not read back fails the whole listing, as
+	// it fails GET on its own: a page with a hole would hide it.
+	var bad error
+	show := func(r *storage.Resource) resourceBody {
+		body, err := showResource(r)
+		if err != nil && bad == nil {
+			bad = err
+		}
+		return body
+	}
 	id := func(r *storage.Resource) string { return r.ID }
-	writeJSON(w, http.StatusOK, newList(h, pageResources, p, items, id, showResource))
+	list := newList(h, pageResources, p, items, id, show)
+	if bad != nil {
+		return bad
+	}
+	writeJSON(w, http.StatusOK, list)
 	return nil
 }
 
@@ -134,13 +211,17 @@ func (h *handler) getResource(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, showResource(res))
+	body, err := showResource(res)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 
-// updateResource replaces a resource's identifier, name and scopes. A new
-// identifier is a new audience: tokens issued under the old one no longer
-// name this resource.
+// updateResource replaces a resource's identifier, name, scopes and token
+// settings. A new identifier is a new audience: tokens issued under the
+// old one no longer name this resource.
 func (h *handler) updateResource(w http.ResponseWriter, r *http.Request) error {
 	old, err := h.findResource(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -150,11 +231,12 @@ func (h *handler) updateResource(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := req.check(); err != nil {
+	res, err := h.checkResource(&req, old)
+	if err != nil {
 		return err
 	}
 
-	res := &storage.Resource{ID: old.ID, Identifier: req.Identifier, Name: req.Name, Scopes: req.Scopes}
+	res.ID = old.ID
 	err = h.store.UpdateResource(r.Context(), res)
 	if errors.Is(err, storage.ErrConflict) {
 		return errIdentifierTaken
@@ -163,8 +245,13 @@ func (h *handler) updateResource(w http.ResponseWriter, r *http.Request) error {
 		return notFound(err, errResourceNotFound)
 	}
 
-	h.log.InfoContext(r.Context(), "resource updated", "resource_id", res.ID)
-	writeJSON(w, http.StatusOK, showResource(res))
+	h.log.InfoContext(r.Context(), "resource updated", "resource_id", res.ID,
+		"encryption_keys", len(res.EncryptionKeys))
+	body, err := showResource(res)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -189,6 +276,12 @@ func (h *handler) rotateResourceSecret(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	// The answer is made before the secret changes: a secret set but
+	// never shown would lock the resource server out.
+	body, err := showResource(res)
+	if err != nil {
+		return err
+	}
 	clientSecret, hash, err := h.newSecret(r.Context())
 	if err != nil {
 		return err
@@ -199,7 +292,6 @@ func (h *handler) rotateResourceSecret(w http.ResponseWriter, r *http.Request) e
 
 	h.log.InfoContext(r.Context(), "resource secret rotated",
 		"resource_id", res.ID, "client_id", res.ClientID)
-	body := showResource(res)
 	body.ClientSecret = clientSecret
 	writeJSON(w, http.StatusOK, body)
 	return nil

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/veil-auth/veil/internal/secret"
+	"github.com/veil-auth/veil/internal/storage"
 )
 
 func testResourceLifecycle(t *testing.T, e *env) {
@@ -37,7 +39,9 @@ func testResourceLifecycle(t *testing.T, e *env) {
 	want := resourceJSON{
 		ID: created.ID, Identifier: "https://api2.example.test", Name: "Renamed",
 		Scopes: []string{"read"}, ClientID: created.ClientID,
-		CreatedAt: created.CreatedAt, UpdatedAt: got.UpdatedAt,
+		EncryptionKeys:        jwksJSON{Keys: []map[string]any{}},
+		EncryptionKeysAddedAt: map[string]string{},
+		CreatedAt:             created.CreatedAt, UpdatedAt: got.UpdatedAt,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("PUT resource (-want +got):\n%s", diff)
@@ -83,8 +87,33 @@ func testResourceValidation(t *testing.T, e *env) {
 		{"identifier userinfo", resourceBody("https://zq@api.example/", "read")},
 		{"identifier no host", resourceBody("https:///zq", "read")},
 		{"identifier too long", resourceBody(long, "read")},
+		{"identifier NUL", resourceBody("https://zq.example.test/\x00", "read")},
+		{"identifier uppercase scheme", resourceBody("HTTPS://zq.example.test", "read")},
+		{"identifier uppercase host", resourceBody("https://ZQ.EXAMPLE.TEST", "read")},
+		{"identifier default port", resourceBody("https://zq.example.test:443", "read")},
+		{"identifier http default port", resourceBody("http://127.0.0.1:80/zq", "read")},
+		{"identifier empty port", resourceBody("https://zq.test:/", "read")},
+		{"identifier port zero", resourceBody("https://zq.test:0/", "read")},
+		{"identifier port too big", resourceBody("https://zq.test:99999/", "read")},
+		{"identifier port leading zero", resourceBody("https://zq.test:0443/", "read")},
+		{"identifier host trailing dot", resourceBody("https://zq.example.test./", "read")},
+		{"identifier ipv6 long form", resourceBody("https://[2001:db8:0:0:0:0:0:1]/zq", "read")},
+		{"identifier ipv6 zone", resourceBody("https://[fe80::1%25zq]/", "read")},
+		{"identifier ipv4 leading zero", resourceBody("https://010.0.0.1/zq", "read")},
+		{"identifier ipv4 as integer", resourceBody("https://2130706433/zq", "read")},
+		{"identifier encoded unreserved", resourceBody("https://zq.example.test/%7Eapi", "read")},
+		{"identifier encoded dot", resourceBody("https://zq.example.test/%2E/api", "read")},
+		{"identifier lowercase escape", resourceBody("https://zq.example.test/a%2fb", "read")},
+		{"identifier dot segment", resourceBody("https://zq.example.test/./api", "read")},
+		{"identifier dot-dot segment", resourceBody("https://zq.example.test/a/../api", "read")},
+		{"identifier trailing dot segment", resourceBody("https://zq.example.test/api/.", "read")},
 		{"name too long", with(resourceBody(apiURL+"/2", "read"), "name", strings.Repeat("n", 201))},
 		{"name control", with(resourceBody(apiURL+"/2", "read"), "name", "zq\x07")},
+		{"name NUL", with(resourceBody(apiURL+"/2", "read"), "name", "zq\x00")},
+		{"name line separator", with(resourceBody(apiURL+"/2", "read"), "name", "zq\u2028zq")},
+		{"name paragraph separator", with(resourceBody(apiURL+"/2", "read"), "name", "zq\u2029")},
+		{"name no-break space", with(resourceBody(apiURL+"/2", "read"), "name", "zq\u00a0zq")},
+		{"name ideographic space", with(resourceBody(apiURL+"/2", "read"), "name", "zq\u3000zq")},
 		{"scopes missing", with(resourceBody(apiURL+"/2"), "scopes", nil)},
 		{"scopes empty", resourceBody(apiURL + "/2")},
 		{"scope with space", resourceBody(apiURL+"/2", "zq zq")},
@@ -201,5 +230,82 @@ func testResourceSecret(t *testing.T, e *env) {
 		if strings.Contains(string(res.body), "client_secret") {
 			t.Errorf("GET %s holds a client_secret member", path)
 		}
+	}
+}
+
+// testResourceIdentifierForms checks the canonical spellings that are
+// accepted, and that identifiers differing by a trailing slash are two
+// resources: RFC 8707 compares indicators as strings.
+func testResourceIdentifierForms(t *testing.T, e *env) {
+	accepted := []string{
+		"https://a.example.test",
+		"https://a.example.test/",
+		"https://a.example.test:8443/api",
+		"https://a.example.test/api/v1/",
+		"https://a.example.test/a%2Fb",
+		"https://a.example.test/..api/.well",
+		"https://192.0.2.1/api",
+		"https://[2001:db8::1]/api",
+		"http://127.0.0.1:8080/api",
+		"http://[::1]/api",
+	}
+	for _, ident := range accepted {
+		t.Run(ident, func(t *testing.T) {
+			got := e.createResource(ident, "read")
+			if got.Identifier != ident {
+				t.Errorf("POST identifier %q stored %q, want it unchanged", ident, got.Identifier)
+			}
+		})
+	}
+	if got := len(e.contents().Resources); got != len(accepted) {
+		t.Errorf("store holds %d resources, want %d, one per identifier", got, len(accepted))
+	}
+
+	// A name may hold plain spaces, and letters of any script.
+	e.do(http.MethodPost, "/admin/resources",
+		with(resourceBody("https://b.example.test", "read"), "name", "Ünïcode API 名前")).
+		want(t, http.StatusCreated, nil)
+}
+
+// testResourceGrantsEnd checks that deleting a resource, or changing its
+// identifier, revokes the tokens issued for it, so that a resource
+// registered later under the same identifier cannot introspect them as
+// active.
+func testResourceGrantsEnd(t *testing.T, e *env) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		change func(id, ident string) response
+	}{
+		{name: "delete", change: func(id, _ string) response {
+			return e.do(http.MethodDelete, "/admin/resources/"+id, nil)
+		}},
+		{name: "new identifier", change: func(id, ident string) response {
+			return e.do(http.MethodPut, "/admin/resources/"+id,
+				resourceBody(ident+"/moved", "read"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ident := "https://" + strings.ReplaceAll(tt.name, " ", "-") + ".example.test"
+			res := e.createResource(ident, "read")
+			client := e.createClient(with(machine(), "resources", []string{ident}))
+			now := time.Now()
+			tok := &storage.AccessToken{Signature: "sig-" + res.ID, JTI: "jti-" + res.ID,
+				RequestID: "req-" + res.ID, ClientID: client.ClientID, Audience: []string{ident},
+				Scopes: []string{"read"}, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := e.store.CreateAccessToken(ctx, tok); err != nil {
+				t.Fatalf("CreateAccessToken() = %v", err)
+			}
+
+			if res := tt.change(res.ID, ident); res.status >= 300 {
+				t.Fatalf("%s resource: status %d, body %s", tt.name, res.status, res.body)
+			}
+			e.createResource(ident, "read")
+			got, err := e.store.AccessToken(ctx, tok.Signature)
+			if err != nil || !got.Revoked {
+				t.Errorf("AccessToken(token for %s) = %+v, %v, want revoked", ident, got, err)
+			}
+		})
 	}
 }

@@ -48,6 +48,7 @@ var (
 		"storage is unavailable, try again later"}
 	errServer = &apiError{http.StatusInternalServerError, codeServerError,
 		"the server could not complete the request"}
+	errInvalidText = invalidRequest("a value holds a NUL character or invalid UTF-8")
 )
 
 func invalidRequest(format string, args ...any) *apiError {
@@ -81,6 +82,10 @@ func (h *handler) serve(fn func(http.ResponseWriter, *http.Request) error) http.
 		var ae *apiError
 		switch {
 		case errors.As(err, &ae):
+		case errors.Is(err, storage.ErrInvalid):
+			// The checks on each request refuse such text first; this
+			// answers for one they missed, without blaming the server.
+			ae = errInvalidText
 		case errors.Is(err, storage.ErrUnavailable):
 			h.log.ErrorContext(r.Context(), "storage unavailable",
 				"method", r.Method, "path", r.URL.Path, "err", err)

@@ -167,8 +167,12 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return errDisabledMissing
 	}
 
+	// Without a password the hash is left empty, which makes the store
+	// keep the one it holds: writing back the hash read above would undo a
+	// password set by another request in between.
 	u := *old
 	u.Username, u.Email, u.Disabled = req.Username, req.Email, *req.Disabled
+	u.PasswordHash = ""
 	if req.Password != nil {
 		if u.PasswordHash, err = h.hashPassword(req.Password); err != nil {
 			return err
@@ -197,7 +201,7 @@ func (h *handler) setDisabled(disabled bool) func(http.ResponseWriter, *http.Req
 			return err
 		}
 		if u.Disabled != disabled {
-			u.Disabled = disabled
+			u.Disabled, u.PasswordHash = disabled, ""
 			if err := h.saveUser(r.Context(), u); err != nil {
 				return err
 			}
@@ -223,6 +227,8 @@ func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 // saveUser stores a changed user, mapping the store's errors to the API's.
+// u.PasswordHash is empty unless the request sets a password, so that the
+// store keeps the hash it holds (see storage.Users.UpdateUser).
 func (h *handler) saveUser(ctx context.Context, u *storage.User) error {
 	err := h.store.UpdateUser(ctx, u)
 	if errors.Is(err, storage.ErrConflict) {

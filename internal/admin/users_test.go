@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/veil-auth/veil/internal/password"
+	"github.com/veil-auth/veil/internal/storage"
 )
 
 func testUserLifecycle(t *testing.T, e *env) {
@@ -198,5 +200,63 @@ func testUserPassword(t *testing.T, e *env) {
 	e.do(http.MethodPut, path, with(put, "password", second)).want(t, http.StatusOK, nil)
 	if got := e.storedUser(u.ID).PasswordHash; got == hash {
 		t.Error("setting the same password again stored the same hash, want a fresh salt")
+	}
+}
+
+// racingStore sets a user's password hash right after the admin API reads
+// the user, as another request would between the API's read and its write.
+type racingStore struct {
+	storage.Store
+	hash string
+}
+
+func (r racingStore) User(ctx context.Context, id string) (*storage.User, error) {
+	u, err := r.Store.User(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	changed := *u
+	changed.PasswordHash = r.hash
+	if err := r.Store.UpdateUser(ctx, &changed); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// testUserPasswordConcurrent checks that a change to a user that sets no
+// password keeps a password set after the API read the user: it must not
+// write back the hash it read.
+func testUserPasswordConcurrent(t *testing.T, e *env) {
+	u := e.createUser(userBody())
+	const concurrent = "set by another request"
+	hash, err := password.Hash(concurrent, testPasswords)
+	if err != nil {
+		t.Fatalf("password.Hash() = %v", err)
+	}
+	racing := newEnv(t, racingStore{Store: e.store, hash: hash})
+
+	requests := []struct {
+		name, method, path string
+		body               any
+	}{
+		{name: "PUT without password", method: http.MethodPut, path: "/admin/users/" + u.ID,
+			body: map[string]any{"username": "alice", "email": "", "disabled": false}},
+		{name: "disable", method: http.MethodPost, path: "/admin/users/" + u.ID + "/disable"},
+		{name: "enable", method: http.MethodPost, path: "/admin/users/" + u.ID + "/enable"},
+	}
+	for _, tt := range requests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Start from the original password, so that each request has a
+			// change to lose.
+			e.do(http.MethodPut, "/admin/users/"+u.ID, map[string]any{"username": "alice",
+				"password": alicePassword, "disabled": tt.name == "enable"}).
+				want(t, http.StatusOK, nil)
+
+			racing.do(tt.method, tt.path, tt.body).want(t, http.StatusOK, nil)
+			if got := e.storedUser(u.ID).PasswordHash; got != hash {
+				t.Errorf("%s: stored hash %q, want the concurrently set %q", tt.name, got, hash)
+			}
+			wantPassword(t, e, u.ID, concurrent)
+		})
 	}
 }

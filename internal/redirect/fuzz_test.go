@@ -29,6 +29,11 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("Validate(%q) = nil, but url.Parse gives %v with userinfo %v",
 				raw, err, u.User)
 		}
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || p[0] == '0' {
+				t.Fatalf("Validate(%q) = nil, want an error (port %q)", raw, p)
+			}
+		}
 		switch {
 		case u.Scheme == "https":
 		case u.Scheme == "http":

@@ -42,6 +42,10 @@ var (
 	ErrCharacters = errors.New("redirect URI holds characters not allowed in a URI")
 	// ErrMalformed means the URI does not parse, or has an empty port.
 	ErrMalformed = errors.New("redirect URI is not a valid URI")
+	// ErrPort means the port is outside 1 to 65535 or has leading zeros:
+	// no browser could be sent to it as registered.
+	ErrPort = errors.New("redirect URI port must be a number from 1 to 65535 " +
+		"without leading zeros")
 	// ErrNotAbsolute means the URI has no scheme.
 	ErrNotAbsolute = errors.New("redirect URI must be absolute")
 	// ErrFragment means the URI has a fragment, even an empty one
@@ -166,6 +170,13 @@ func checkHost(u *url.URL, loopbackOnly bool) error {
 	}
 	if strings.HasSuffix(u.Host, ":") {
 		return ErrMalformed
+	}
+	// url.Parse takes any run of digits for a port. Matching is exact, so a
+	// registered port that no TCP connection can use (0, 99999) or that
+	// clients write another way (0443) would only ever fail to match, or
+	// match where the registrant did not expect.
+	if port := u.Port(); port != "" && !validPort(port) {
+		return ErrPort
 	}
 	if host != strings.ToLower(host) {
 		return ErrUppercase
