@@ -3,6 +3,7 @@
 //
 //	veil serve                 start the server
 //	veil migrate up|down|status manage the database schema
+//	veil keys list|rotate|rewrap manage Veil's keys
 //
 // Configuration comes from VEIL_* environment variables; see README.md.
 package main
@@ -23,6 +24,12 @@ const usage = `usage: veil <command> [flags]
 commands:
   serve                  start the authorization server
   migrate up|down|status apply, undo one, or show database migrations
+  migrate force VERSION  record VERSION as applied after a manual repair
+  keys list|rotate|rewrap list Veil's keys, start a rotation now, or seal
+                         every key under the first VEIL_MASTER_KEY
+  token inspect [--key FILE] [--jwks URL|FILE] TOKEN
+                         show a token's headers, and with the resource's
+                         key its claims and whether the signature verifies
 
 Configuration is read from VEIL_* environment variables (see README.md);
 'veil serve -h' lists the flags that mirror them.
@@ -52,6 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serve(ctx, args[1:], stdout, stderr, getenv)
 	case "migrate":
 		return migrate(ctx, args[1:], stdout, getenv)
+	case "keys":
+		return keysCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "token":
+		return tokenCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -14,13 +14,17 @@ func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	user, session := h.signedIn(r.Context(), r)
+	user, session, authTime := h.signedIn(r.Context(), r)
 	if user == nil {
 		seeOther(w, "/login?request="+url.QueryEscape(pr.ID))
 		return
 	}
 	a, err := h.resume(r.Context(), pr)
 	if h.failed(w, a, err) {
+		return
+	}
+	if needsLogin(a, pr, authTime) {
+		seeOther(w, "/login?request="+url.QueryEscape(pr.ID))
 		return
 	}
 	h.render(w, http.StatusOK, "consent", origin(a.RedirectURI), pageData{
@@ -50,7 +54,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	user, session := h.signedIn(ctx, r)
+	user, session, authTime := h.signedIn(ctx, r)
 	if user == nil {
 		seeOther(w, "/login?request="+url.QueryEscape(pr.ID))
 		return
@@ -66,15 +70,25 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if _, err := h.store.ConsumeAuthRequest(ctx, pr.ID); err != nil {
-		h.errorPage(w, http.StatusBadRequest, msgExpired)
-		return
-	}
 	a, err := h.resume(ctx, pr)
 	if h.failed(w, a, err) {
 		return
 	}
+	if needsLogin(a, pr, authTime) {
+		seeOther(w, "/login?request="+url.QueryEscape(pr.ID))
+		return
+	}
+	if _, err := h.store.ConsumeAuthRequest(ctx, pr.ID); err != nil {
+		h.errorPage(w, http.StatusBadRequest, msgExpired)
+		return
+	}
 	if decision == "deny" {
+		// A refusal also withdraws any remembered approval, so a later
+		// prompt=none request is not answered silently against it.
+		if err := h.store.ForgetConsent(ctx, user.ID, a.Client.ID, a.Resource.Identifier); err != nil {
+			h.unavailable(w, "forget consent", err)
+			return
+		}
 		h.log.Info("consent denied", "client_id", a.Client.ID, "user_id", user.ID)
 		seeOther(w, h.p.AuthorizeErrorRedirect(a, provider.ErrAccessDenied))
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/veil-auth/veil/internal/provider"
 	"github.com/veil-auth/veil/internal/storage"
@@ -19,7 +20,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 
 	browser := h.browser(w, r)
-	user, _ := h.signedIn(ctx, r)
+	user, _, _ := h.signedIn(ctx, r)
 	if user == nil || a.HasPrompt("login") {
 		if a.HasPrompt("none") {
 			seeOther(w, h.p.AuthorizeErrorRedirect(a, provider.ErrLoginRequired))
@@ -152,22 +153,30 @@ func (h *Handler) resume(ctx context.Context, pr *storage.AuthRequest) (*provide
 	return h.p.Authorization(ctx, req)
 }
 
-// signedIn returns the signed-in user of this browser, if any. A disabled
-// or deleted user is not signed in.
-func (h *Handler) signedIn(ctx context.Context, r *http.Request) (*storage.User, string) {
+// signedIn returns the signed-in user of this browser, if any, with the
+// session cookie's value and the time the password was entered. A
+// disabled or deleted user is not signed in.
+func (h *Handler) signedIn(ctx context.Context, r *http.Request) (*storage.User, string, time.Time) {
 	v := h.cookie(r, sessionCookie)
 	if v == "" {
-		return nil, ""
+		return nil, "", time.Time{}
 	}
 	s, err := h.store.Session(ctx, hashValue(v))
 	if err != nil {
-		return nil, ""
+		return nil, "", time.Time{}
 	}
 	u, err := h.store.User(ctx, s.UserID)
 	if err != nil || u.Disabled {
-		return nil, ""
+		return nil, "", time.Time{}
 	}
-	return u, v
+	return u, v, s.AuthTime
+}
+
+// needsLogin reports whether a pending request still needs the password:
+// with prompt=login (OIDC Core §3.1.2.1, which OAuth clients use too) the
+// sign-in must have happened after the request arrived.
+func needsLogin(a *provider.Authorization, pr *storage.AuthRequest, authTime time.Time) bool {
+	return a.HasPrompt("login") && authTime.Before(pr.CreatedAt)
 }
 
 func (h *Handler) unavailable(w http.ResponseWriter, what string, err error) {

@@ -95,10 +95,28 @@ var (
 // disabled user and a wrong password is the same, and takes the same time
 // (a dummy hash is checked), so the page does not reveal which usernames
 // exist.
+//
+// Every attempt is counted against the account before the password is
+// checked, in one atomic storage step, and forgiven only if it succeeds:
+// counting after the check would let parallel guesses all pass the limit
+// before any of them was recorded.
 func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) (*storage.User, error) {
+	if !storage.ValidText(username) || len(username) > 256 {
+		// No such user can exist; answer as for any unknown one.
+		password.VerifyDummy(pw, h.cfg.Password)
+		return nil, errBadCredentials
+	}
 	accountKey := "account:" + strings.ToLower(username)
 	addrKey := "address:" + addr
-	if h.throttled(ctx, accountKey, h.cfg.Throttle.PerAccount) || h.throttled(ctx, addrKey, h.cfg.Throttle.PerAddress) {
+	if h.throttled(ctx, addrKey, h.cfg.Throttle.PerAddress) {
+		h.log.Info("login throttled", "remote_addr", addr)
+		return nil, errThrottled
+	}
+	n, err := h.store.RecordLoginFailure(ctx, accountKey, h.cfg.Now(), h.cfg.Throttle.Window)
+	if err != nil {
+		return nil, err
+	}
+	if n > h.cfg.Throttle.PerAccount {
 		h.log.Info("login throttled", "remote_addr", addr)
 		return nil, errThrottled
 	}
@@ -124,11 +142,8 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) 
 		password.VerifyDummy(pw, h.cfg.Password)
 	}
 	if !ok || u.Disabled {
-		now := h.cfg.Now()
-		for _, key := range []string{accountKey, addrKey} {
-			if _, err := h.store.RecordLoginFailure(ctx, key, now, h.cfg.Throttle.Window); err != nil {
-				return nil, err
-			}
+		if _, err := h.store.RecordLoginFailure(ctx, addrKey, h.cfg.Now(), h.cfg.Throttle.Window); err != nil {
+			return nil, err
 		}
 		h.log.Info("login failed", "remote_addr", addr)
 		return nil, errBadCredentials

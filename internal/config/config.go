@@ -15,6 +15,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/veil-auth/veil/internal/keys"
 )
 
 // Config is Veil's configuration. The zero value plus defaults is a safe
@@ -57,6 +61,20 @@ type Config struct {
 	// SessionLifetime is how long a sign-in on Veil's pages lasts
 	// (VEIL_SESSION_LIFETIME). Default 12h.
 	SessionLifetime time.Duration
+	// SigningAlgorithms are the algorithms Veil keeps signing keys for
+	// (VEIL_SIGNING_ALGORITHMS, comma-separated). The first signs tokens
+	// unless a resource asks for another. Default ES256,RS256.
+	SigningAlgorithms []string
+	// KeyRotationInterval is how long a signing key signs before the next
+	// takes over (VEIL_KEY_ROTATION_INTERVAL). Default 720h (30 days).
+	KeyRotationInterval time.Duration
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS
+	// (VEIL_JWKS_MAX_AGE). New keys are published this long (plus
+	// KeyRefreshInterval) before they sign. Default 10m.
+	JWKSMaxAge time.Duration
+	// KeyRefreshInterval is how often each replica checks for key changes
+	// and due rotations (VEIL_KEY_REFRESH_INTERVAL). Default 5s.
+	KeyRefreshInterval time.Duration
 	// LogFormat is "json" or "text" (VEIL_LOG_FORMAT). Default: json with
 	// a database, text in development mode.
 	LogFormat string
@@ -68,6 +86,24 @@ type Config struct {
 	// unreadable names the secrets whose file could not be read, so that
 	// Validate does not also call them missing.
 	unreadable []string
+}
+
+// KeyPolicy returns the signing-key rotation policy the configuration
+// implies. A new key is published for the JWKS max-age plus one refresh
+// interval (the longest any replica or resource server can go without
+// seeing it) before it signs; a retired key stays published for the
+// longest token lifetime plus the max-age.
+func (c *Config) KeyPolicy() keys.Policy {
+	algs := make([]jose.SignatureAlgorithm, 0, len(c.SigningAlgorithms))
+	for _, a := range c.SigningAlgorithms {
+		algs = append(algs, jose.SignatureAlgorithm(a))
+	}
+	return keys.Policy{
+		Algorithms:       algs,
+		RotationInterval: c.KeyRotationInterval,
+		PrePublish:       c.JWKSMaxAge + c.KeyRefreshInterval,
+		Retain:           c.AccessTokenLifespan + c.JWKSMaxAge + c.KeyRefreshInterval,
+	}
 }
 
 // SecureCookies reports whether cookies must be Secure: always, except
@@ -95,6 +131,13 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.AuthorizeCodeLifespan = c.duration(getenv, "VEIL_AUTHORIZE_CODE_LIFESPAN", 2*time.Minute)
 	c.RefreshTokenLifespan = c.duration(getenv, "VEIL_REFRESH_TOKEN_LIFESPAN", 30*24*time.Hour)
 	c.SessionLifetime = c.duration(getenv, "VEIL_SESSION_LIFETIME", 12*time.Hour)
+	c.KeyRotationInterval = c.duration(getenv, "VEIL_KEY_ROTATION_INTERVAL", 30*24*time.Hour)
+	c.JWKSMaxAge = c.duration(getenv, "VEIL_JWKS_MAX_AGE", 10*time.Minute)
+	c.KeyRefreshInterval = c.duration(getenv, "VEIL_KEY_REFRESH_INTERVAL", 5*time.Second)
+	c.SigningAlgorithms = []string{"ES256", "RS256"}
+	if v := getenv("VEIL_SIGNING_ALGORITHMS"); v != "" {
+		c.SigningAlgorithms = strings.Split(strings.ReplaceAll(v, " ", ""), ",")
+	}
 	if mk := c.secret(getenv, "VEIL_MASTER_KEY"); mk != "" {
 		c.MasterKeys = c.masterKeys(mk)
 	}
@@ -170,6 +213,24 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionLifetime < time.Minute {
 		add("VEIL_SESSION_LIFETIME must be at least 1m")
+	}
+	for _, alg := range c.SigningAlgorithms {
+		if alg != "ES256" && alg != "RS256" && alg != "PS256" && alg != "EdDSA" {
+			add("VEIL_SIGNING_ALGORITHMS may list only ES256, RS256, PS256 and EdDSA")
+			break
+		}
+	}
+	if len(c.SigningAlgorithms) == 0 {
+		add("VEIL_SIGNING_ALGORITHMS must list at least one algorithm")
+	}
+	if c.JWKSMaxAge < time.Second || c.JWKSMaxAge > 24*time.Hour {
+		add("VEIL_JWKS_MAX_AGE must be between 1s and 24h")
+	}
+	if c.KeyRefreshInterval < 100*time.Millisecond || c.KeyRefreshInterval > time.Minute {
+		add("VEIL_KEY_REFRESH_INTERVAL must be between 100ms and 1m")
+	}
+	if c.KeyRotationInterval < 2*(c.JWKSMaxAge+c.KeyRefreshInterval) {
+		add("VEIL_KEY_ROTATION_INTERVAL must be at least twice VEIL_JWKS_MAX_AGE plus VEIL_KEY_REFRESH_INTERVAL")
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		add("VEIL_LOG_FORMAT must be json or text")

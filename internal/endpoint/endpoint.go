@@ -75,17 +75,45 @@ func New(cfg Config) (*Handler, error) {
 
 // Register adds the endpoints to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+PathToken, h.token)
+	mux.HandleFunc("POST "+PathToken, cors(h.token))
 	mux.HandleFunc("POST "+PathIntrospect, h.introspect)
-	mux.HandleFunc("POST "+PathRevoke, h.revoke)
-	mux.HandleFunc("GET "+PathMetadata, h.serveMetadata)
-	mux.HandleFunc("GET "+PathJWKS, h.jwks)
+	mux.HandleFunc("POST "+PathRevoke, cors(h.revoke))
+	mux.HandleFunc("GET "+PathMetadata, cors(h.serveMetadata))
+	mux.HandleFunc("GET "+PathJWKS, cors(h.jwks))
+	for _, path := range []string{PathToken, PathRevoke, PathMetadata, PathJWKS} {
+		mux.HandleFunc("OPTIONS "+path, preflight)
+	}
 	for path, method := range map[string]string{
 		PathToken: "POST", PathIntrospect: "POST", PathRevoke: "POST", PathMetadata: "GET", PathJWKS: "GET",
 	} {
 		mux.HandleFunc(path, h.methodNotAllowed(method))
 	}
 	mux.HandleFunc("/", h.notFound)
+}
+
+// cors lets browser code on any origin call an endpoint, as a single-page
+// app (a public client) must for the token and revocation endpoints. It is
+// safe because these endpoints use no cookies or other ambient
+// credentials: a page can only send what it already holds (a code and its
+// PKCE verifier, a token), and no credentialed request is allowed.
+// Introspection is not opened: it is for resource servers.
+func cors(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		}
+		next(w, r)
+	}
+}
+
+// preflight answers a CORS preflight for the endpoints cors opens.
+func preflight(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	hdr.Set("Access-Control-Allow-Methods", "GET, POST")
+	hdr.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+	hdr.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // methodNotAllowed answers a known path asked with the wrong method. The

@@ -1,21 +1,26 @@
-// Package keys owns Veil's own key material: it generates the signing,
-// encryption and secret-hashing keys, seals their private parts under the
-// master key before they reach storage, and builds the immutable Set that the
-// token code signs, encrypts, verifies and decrypts with. The published JWKS
-// is serialised once per Set, not per request.
+// Package keys owns Veil's own key material and its lifecycle. It generates
+// the signing, encryption and secret-hashing keys, seals their private parts
+// under the master key before they reach storage, plans rotations, and
+// builds the immutable Set that the token code signs, encrypts, verifies and
+// decrypts with. The published JWKS is serialised once per Set, not per
+// request.
+//
+// A signing key lives through three states, all derived from its dates so
+// that every replica agrees without talking to the others: next (published,
+// not yet signing), active (signing), retired (published until the tokens it
+// signed have expired), then it is deleted. See Plan.
 //
 // All JOSE work uses go-jose v4. Callers name the algorithms they accept.
 package keys
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
+	"crypto"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -23,60 +28,29 @@ import (
 	"github.com/veil-auth/veil/internal/storage"
 )
 
-// The algorithms Veil uses for its own keys.
+// The algorithms of Veil's own encryption.
 const (
-	// SigningAlgorithm signs the inner JWS of an access token.
-	SigningAlgorithm = jose.ES256
-	// KeyWrapAlgorithm wraps the content key of the outer JWE.
+	// KeyWrapAlgorithm wraps the content key of a JWE for Veil itself.
 	KeyWrapAlgorithm = jose.A256KW
-	// ContentEncryption encrypts the outer JWE's payload.
+	// ContentEncryption encrypts every JWE payload.
 	ContentEncryption = jose.A256GCM
 	// hashAlgorithm names the secret-hashing key in storage.
 	hashAlgorithm = "HS256"
 )
 
-// Generate returns a fresh set of first keys: one active signing key, one
-// active encryption key and the secret-hashing key, each sealed by s.
-func Generate(s *Sealer, now time.Time) ([]*storage.Key, error) {
-	sig, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate signing key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(sig)
-	if err != nil {
-		return nil, fmt.Errorf("encode signing key: %w", err)
-	}
-
-	return []*storage.Key{
-		seal(s, storage.UseSignature, string(SigningAlgorithm), der, now),
-		seal(s, storage.UseEncryption, string(KeyWrapAlgorithm), randomBytes(32), now),
-		seal(s, storage.UseSecretHash, hashAlgorithm, randomBytes(32), now),
-	}, nil
+// signingKey is one signing key, ready to use.
+type signingKey struct {
+	id          string
+	alg         jose.SignatureAlgorithm
+	signer      jose.Signer
+	activatedAt time.Time
+	retiredAt   time.Time
 }
 
-func seal(s *Sealer, use storage.KeyUse, alg string, private []byte, now time.Time) *storage.Key {
-	kid := base64.RawURLEncoding.EncodeToString(randomBytes(12))
-	return &storage.Key{
-		ID:        kid,
-		Use:       use,
-		Algorithm: alg,
-		State:     storage.KeyActive,
-		Sealed:    s.Seal(kid, private),
-		CreatedAt: now,
-	}
-}
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return b
-}
-
-// Set is the key material in force at one moment. It is immutable and safe
-// for concurrent use; a new Set replaces it when keys change.
+// Set is the key material in force. It is immutable and safe for
+// concurrent use; a new Set replaces it when the stored keys change.
 type Set struct {
-	signer     jose.Signer
-	signKID    string
+	signing    map[jose.SignatureAlgorithm][]*signingKey // by activation, oldest first
 	encrypter  jose.Encrypter
 	encryptKID string
 	verify     map[string]*jose.JSONWebKey
@@ -86,9 +60,10 @@ type Set struct {
 }
 
 // NewSet opens the stored keys with s and builds a Set. It fails if a key
-// cannot be opened or if there is no active key of each use.
+// cannot be opened or if the encryption or hashing key is missing.
 func NewSet(stored []*storage.Key, s *Sealer) (*Set, error) {
 	set := &Set{
+		signing: make(map[jose.SignatureAlgorithm][]*signingKey),
 		verify:  make(map[string]*jose.JSONWebKey),
 		decrypt: make(map[string][]byte),
 	}
@@ -114,8 +89,11 @@ func NewSet(stored []*storage.Key, s *Sealer) (*Set, error) {
 		}
 	}
 
-	if set.signer == nil || set.encrypter == nil || set.hashKey == nil {
-		return nil, errors.New("keys: stored keys lack an active key of some use")
+	if len(set.signing) == 0 || set.encrypter == nil || set.hashKey == nil {
+		return nil, errors.New("keys: stored keys lack a signing, encryption or hashing key")
+	}
+	for _, ks := range set.signing {
+		sort.Slice(ks, func(i, j int) bool { return ks[i].activatedAt.Before(ks[j].activatedAt) })
 	}
 	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: published})
 	if err != nil {
@@ -126,28 +104,34 @@ func NewSet(stored []*storage.Key, s *Sealer) (*Set, error) {
 }
 
 func (set *Set) addSigning(k *storage.Key, der []byte) (jose.JSONWebKey, error) {
+	alg := jose.SignatureAlgorithm(k.Algorithm)
+	if !slices.Contains(SigningAlgorithms, alg) {
+		return jose.JSONWebKey{}, fmt.Errorf("keys: signing key %s has unsupported algorithm", k.ID)
+	}
 	parsed, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		return jose.JSONWebKey{}, fmt.Errorf("parse signing key %s: %w", k.ID, err)
 	}
-	priv, ok := parsed.(*ecdsa.PrivateKey)
-	if !ok || k.Algorithm != string(SigningAlgorithm) {
-		return jose.JSONWebKey{}, fmt.Errorf("keys: signing key %s has unsupported type", k.ID)
+	priv, ok := parsed.(crypto.Signer)
+	if !ok {
+		return jose.JSONWebKey{}, fmt.Errorf("keys: signing key %s is not a signer", k.ID)
 	}
-	pub := jose.JSONWebKey{Key: &priv.PublicKey, KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"}
+	pub := jose.JSONWebKey{Key: priv.Public(), KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"}
+	if !pub.Valid() {
+		return jose.JSONWebKey{}, fmt.Errorf("keys: signing key %s does not suit %s", k.ID, alg)
+	}
 	set.verify[k.ID] = &pub
 
-	if k.State == storage.KeyActive {
-		signer, err := jose.NewSigner(
-			jose.SigningKey{Algorithm: SigningAlgorithm, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}},
-			(&jose.SignerOptions{}).WithType("at+jwt"),
-		)
-		if err != nil {
-			return jose.JSONWebKey{}, fmt.Errorf("create signer: %w", err)
-		}
-		set.signer = signer
-		set.signKID = k.ID
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}},
+		(&jose.SignerOptions{}).WithType("at+jwt"),
+	)
+	if err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("create signer for key %s: %w", k.ID, err)
 	}
+	set.signing[alg] = append(set.signing[alg], &signingKey{
+		id: k.ID, alg: alg, signer: signer, activatedAt: k.ActivatedAt, retiredAt: k.RetiredAt,
+	})
 	return pub, nil
 }
 
@@ -156,34 +140,57 @@ func (set *Set) addEncryption(k *storage.Key, secret []byte) error {
 		return fmt.Errorf("keys: encryption key %s has unsupported type", k.ID)
 	}
 	set.decrypt[k.ID] = secret
-
-	if k.State == storage.KeyActive {
-		enc, err := jose.NewEncrypter(
-			ContentEncryption,
-			jose.Recipient{Algorithm: KeyWrapAlgorithm, Key: secret, KeyID: k.ID},
-			(&jose.EncrypterOptions{}).WithContentType("JWT"),
-		)
-		if err != nil {
-			return fmt.Errorf("create encrypter: %w", err)
-		}
-		set.encrypter = enc
-		set.encryptKID = k.ID
+	if set.encrypter != nil {
+		return nil
 	}
+	enc, err := jose.NewEncrypter(
+		ContentEncryption,
+		jose.Recipient{Algorithm: KeyWrapAlgorithm, Key: secret, KeyID: k.ID},
+		(&jose.EncrypterOptions{}).WithContentType("JWT"),
+	)
+	if err != nil {
+		return fmt.Errorf("create encrypter: %w", err)
+	}
+	set.encrypter = enc
+	set.encryptKID = k.ID
 	return nil
 }
 
-// Signer returns the signer of the active signing key. It sets the kid and
-// typ (at+jwt) headers.
-func (set *Set) Signer() jose.Signer { return set.signer }
+// Signer returns the signer of the key active for alg at now, and its kid:
+// the key with the latest activation not after now. It sets the kid and typ
+// (at+jwt) headers. ok is false when Veil holds no key for alg.
+func (set *Set) Signer(alg jose.SignatureAlgorithm, now time.Time) (signer jose.Signer, kid string, ok bool) {
+	ks := set.signing[alg]
+	for i := len(ks) - 1; i >= 0; i-- {
+		if !ks[i].activatedAt.After(now) {
+			return ks[i].signer, ks[i].id, true
+		}
+	}
+	if len(ks) > 0 {
+		// Only future keys: the first key of an algorithm is active from
+		// its creation, so this means the clock went backwards. Use the
+		// earliest rather than fail.
+		return ks[0].signer, ks[0].id, true
+	}
+	return nil, "", false
+}
 
-// Encrypter returns the encrypter of the active encryption key. It sets the
+// Algorithms returns the signing algorithms Veil holds keys for.
+func (set *Set) Algorithms() []jose.SignatureAlgorithm {
+	var out []jose.SignatureAlgorithm
+	for _, alg := range SigningAlgorithms {
+		if len(set.signing[alg]) > 0 {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+// Encrypter returns the encrypter of Veil's own encryption key. It sets the
 // kid and cty (JWT) headers.
 func (set *Set) Encrypter() jose.Encrypter { return set.encrypter }
 
-// SigningKeyID returns the kid of the active signing key.
-func (set *Set) SigningKeyID() string { return set.signKID }
-
-// EncryptionKeyID returns the kid of the active encryption key.
+// EncryptionKeyID returns the kid of Veil's own encryption key.
 func (set *Set) EncryptionKeyID() string { return set.encryptKID }
 
 // VerificationKey returns the public signing key with the given kid.

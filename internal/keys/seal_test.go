@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/veil-auth/veil/internal/keys"
 	"github.com/veil-auth/veil/internal/storage"
 )
@@ -82,7 +84,7 @@ func TestNewSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, err := keys.Generate(s, time.Now())
+	stored, err := keys.Generate(s, []jose.SignatureAlgorithm{jose.ES256}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,10 +92,11 @@ func TestNewSet(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewSet() = %v", err)
 	}
-	if set.Signer() == nil || set.Encrypter() == nil || len(set.HashKey()) != 32 {
+	_, kid, ok := set.Signer(jose.ES256, time.Now())
+	if !ok || set.Encrypter() == nil || len(set.HashKey()) != 32 {
 		t.Error("NewSet() lacks a signer, encrypter or hash key")
 	}
-	if _, ok := set.VerificationKey(set.SigningKeyID()); !ok {
+	if _, ok := set.VerificationKey(kid); !ok {
 		t.Error("active signing key is not published for verification")
 	}
 

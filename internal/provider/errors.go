@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/ory/fosite"
 )
@@ -46,33 +47,42 @@ func errInvalidRequest(desc string) *Error {
 // fosite, by code. Veil does not pass fosite's hints to clients because some
 // of them quote request input.
 var descriptions = map[string]string{
-	"invalid_request":         "The request is malformed: a parameter is missing, repeated or invalid.",
-	"invalid_client":          "Client authentication failed.",
-	"invalid_grant":           "The grant is invalid, expired, revoked, or was issued to another client.",
-	"unauthorized_client":     "The client is not allowed to do this.",
-	"unsupported_grant_type":  "The grant type is not supported.",
-	"invalid_scope":           "The requested scope is invalid or not allowed for this client.",
-	"access_denied":           "The request was denied.",
-	"unsupported_token_type":  "The token type is not supported.",
-	"temporarily_unavailable": "The service is temporarily unavailable. Try again later.",
-	"server_error":            "The server could not complete the request.",
+	"invalid_request":           "The request is malformed: a parameter is missing, repeated or invalid.",
+	"invalid_client":            "Client authentication failed.",
+	"invalid_grant":             "The grant is invalid, expired, revoked, or was issued to another client.",
+	"unauthorized_client":       "The client is not allowed to do this.",
+	"unsupported_grant_type":    "The grant type is not supported.",
+	"invalid_scope":             "The requested scope is invalid or not allowed for this client.",
+	"access_denied":             "The request was denied.",
+	"unsupported_token_type":    "The token type is not supported.",
+	"unsupported_response_type": "Only response_type=code is supported.",
+	"invalid_target":            "The requested resource is invalid or not allowed for this client.",
+	"temporarily_unavailable":   "The service is temporarily unavailable. Try again later.",
+	"server_error":              "The server could not complete the request.",
 }
 
-// Cause returns the internal reason behind an error for the log: fosite's
-// errors keep it as their cause and debug text, which their Error method
-// leaves out. It never goes to a client.
+// Cause returns the internal reason behind an error for the log: the
+// innermost error that is not one of fosite's client-facing errors, whose
+// Error method names only the error code. It never goes to a client.
 func Cause(err error) string {
 	var ve *Error
 	if errors.As(err, &ve) {
 		return ve.Error()
 	}
-	rfc := fosite.ErrorToRFC6749Error(err)
-	msg := rfc.ErrorField
-	if c := rfc.Cause(); c != nil {
-		msg += ": " + c.Error()
+	msg := fosite.ErrorToRFC6749Error(err).ErrorField
+	var debug []string
+	root := err
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if rfc, ok := e.(*fosite.RFC6749Error); ok && rfc.DebugField != "" {
+			debug = append(debug, rfc.DebugField)
+		}
+		root = e
 	}
-	if rfc.DebugField != "" {
-		msg += " (" + rfc.DebugField + ")"
+	if _, ok := root.(*fosite.RFC6749Error); !ok && root != nil {
+		msg += ": " + root.Error()
+	}
+	if len(debug) > 0 {
+		msg += " (" + strings.Join(debug, "; ") + ")"
 	}
 	return msg
 }
@@ -84,6 +94,11 @@ func Describe(err error) (code string, status int, description string) {
 	if errors.As(err, &ve) {
 		return ve.Code, ve.Status, ve.Description
 	}
+	// A code or refresh token that was consumed by a concurrent request
+	// between fosite's two reads of it is a lost race, not a server fault.
+	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) || errors.Is(err, fosite.ErrInactiveToken) {
+		return "invalid_grant", http.StatusBadRequest, descriptions["invalid_grant"]
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	code, status = rfc.ErrorField, rfc.CodeField
 	if code == "invalid_state" {
@@ -92,7 +107,12 @@ func Describe(err error) (code string, status int, description string) {
 			"The state parameter is required and must be at least 8 characters long."
 	}
 	desc, ok := descriptions[code]
-	if !ok || status < 400 {
+	switch {
+	case ok && status >= 400:
+	case status >= 400 && status < 500:
+		// A client error fosite names with a code of its own.
+		code, status, desc = "invalid_request", http.StatusBadRequest, descriptions["invalid_request"]
+	default:
 		code, status, desc = "server_error", http.StatusInternalServerError, descriptions["server_error"]
 	}
 	return code, status, desc

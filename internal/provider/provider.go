@@ -56,6 +56,8 @@ type Provider struct {
 	hasher *secret.Hasher
 	now    func() time.Time
 	logger *slog.Logger
+	// encrypters caches encrypters to resource servers' keys.
+	encrypters encrypters
 }
 
 // New composes fosite with Veil's parts. The key manager must be

@@ -32,7 +32,9 @@ func (p *Provider) GrantClientCredentials(ctx context.Context, ar fosite.AccessR
 		ar.GrantScope(s)
 	}
 	ar.GrantAudience(res.Identifier)
-	ar.GetSession().(*Session).Subject = c.ID
+	sess := ar.GetSession().(*Session)
+	sess.Subject = c.ID
+	sess.resource = res
 	return nil
 }
 
@@ -103,10 +105,17 @@ func grantableScopes(c Client, res *storage.Resource, requested []string, allowO
 // widen, the original grant). The authorization code grant needs nothing:
 // fosite grants what was stored with the code.
 func (p *Provider) Grant(ctx context.Context, ar fosite.AccessRequester) error {
-	switch {
-	case ar.GetGrantTypes().ExactOne("client_credentials"):
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		return p.GrantClientCredentials(ctx, ar)
-	case ar.GetGrantTypes().ExactOne("refresh_token"):
+	}
+	// RFC 8707 §2.2: a resource named at the token endpoint must be one
+	// the grant covers; Veil's tokens have the grant's one audience.
+	for _, r := range ar.GetRequestForm()["resource"] {
+		if !slices.Contains(ar.GetGrantedAudience(), r) {
+			return errInvalidTarget("The resource is not covered by this grant.")
+		}
+	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
 		return narrowRefresh(ar)
 	}
 	return nil

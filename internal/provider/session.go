@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/veil-auth/veil/internal/storage"
 )
 
 // Session is what Veil keeps with a grant for the tokens issued under it.
@@ -22,6 +24,10 @@ type Session struct {
 	// a token, so that storage can record them.
 	JTI      string    `json:"-"`
 	IssuedAt time.Time `json:"-"`
+
+	// resource is the token's resource when this request already loaded
+	// it, saving the strategy a lookup. Never stored.
+	resource *storage.Resource
 }
 
 var _ fosite.Session = (*Session)(nil)

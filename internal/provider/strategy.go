@@ -28,7 +28,7 @@ func (a accessTokens) AccessTokenSignature(_ context.Context, tok string) string
 // GenerateAccessToken signs and encrypts a token for the granted audience
 // and scopes. It records the jti and issue time in the session, where the
 // storage adapter picks them up.
-func (a accessTokens) GenerateAccessToken(_ context.Context, req fosite.Requester) (string, string, error) {
+func (a accessTokens) GenerateAccessToken(ctx context.Context, req fosite.Requester) (string, string, error) {
 	sess, ok := req.GetSession().(*Session)
 	if !ok {
 		return "", "", errors.New("provider: unexpected session type")
@@ -51,7 +51,15 @@ func (a accessTokens) GenerateAccessToken(_ context.Context, req fosite.Requeste
 		Scope:     strings.Join(req.GetGrantedScopes(), " "),
 	}
 
-	tok, err := token.Issue(a.p.keys.Current(), claims)
+	res, err := a.p.audienceResource(ctx, sess, req.GetGrantedAudience())
+	if err != nil {
+		return "", "", err
+	}
+	signer, enc, err := a.p.tokenKeys(a.p.keys.Current(), res)
+	if err != nil {
+		return "", "", err
+	}
+	tok, err := token.Issue(signer, enc, claims)
 	if err != nil {
 		return "", "", fmt.Errorf("issue access token: %w", err)
 	}

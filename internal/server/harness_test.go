@@ -74,6 +74,10 @@ func startVeilWith(t *testing.T, dsn string, masterKey []byte, issuer string, ad
 	cfg.AuthorizeCodeLifespan = 2 * time.Minute
 	cfg.RefreshTokenLifespan = 24 * time.Hour
 	cfg.SessionLifetime = time.Hour
+	cfg.SigningAlgorithms = []string{"ES256", "RS256"}
+	cfg.KeyRotationInterval = 24 * time.Hour
+	cfg.JWKSMaxAge = 10 * time.Minute
+	cfg.KeyRefreshInterval = time.Second
 	if adjust != nil {
 		adjust(cfg)
 	}
@@ -274,7 +278,9 @@ func newServer(t *testing.T, dsn string, masterKey []byte) (*server.Server, erro
 		DatabaseURL: dsn, Issuer: "http://127.0.0.1:1", PublicAddr: "127.0.0.1:1", AdminAddr: "127.0.0.1:2",
 		AdminToken: testAdminToken, MasterKeys: [][]byte{masterKey}, AccessTokenLifespan: 15 * time.Minute,
 		AuthorizeCodeLifespan: time.Minute, RefreshTokenLifespan: time.Hour, SessionLifetime: time.Hour,
-		LogFormat: "json", LogLevel: "info",
+		SigningAlgorithms: []string{"ES256"}, KeyRotationInterval: time.Hour, JWKSMaxAge: time.Minute,
+		KeyRefreshInterval: time.Second,
+		LogFormat:          "json", LogLevel: "info",
 	}
 	srv, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
 	if err == nil {

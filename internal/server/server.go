@@ -34,11 +34,12 @@ const ShutdownTimeout = 15 * time.Second
 
 // Server is an assembled Veil, ready to serve.
 type Server struct {
-	log    *slog.Logger
-	store  storage.Store
-	keys   *keys.Manager
-	public http.Handler
-	admin  http.Handler
+	log         *slog.Logger
+	keyInterval time.Duration
+	store       storage.Store
+	keys        *keys.Manager
+	public      http.Handler
+	admin       http.Handler
 }
 
 // New opens storage (applying pending migrations), loads or creates the
@@ -73,6 +74,21 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (stora
 	return store, nil
 }
 
+// OpenKeys opens storage and the key manager alone, for the key
+// administration commands. The returned function closes storage.
+func OpenKeys(ctx context.Context, cfg *config.Config, log *slog.Logger) (*keys.Manager, func(), error) {
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := keys.NewSealer(cfg.MasterKeys)
+	if err != nil {
+		store.Close()
+		return nil, nil, fmt.Errorf("create sealer: %w", err)
+	}
+	return keys.NewManager(store, sealer, cfg.KeyPolicy(), nil, log), store.Close, nil
+}
+
 func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice io.Writer, store storage.Store) (*Server, error) {
 	masterKeys, adminToken := cfg.MasterKeys, cfg.AdminToken
 	if cfg.Dev() {
@@ -88,7 +104,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	if err != nil {
 		return nil, fmt.Errorf("create sealer: %w", err)
 	}
-	km := keys.NewManager(store, sealer, nil)
+	km := keys.NewManager(store, sealer, cfg.KeyPolicy(), nil, log)
 	if err := km.Init(ctx); err != nil {
 		if errors.Is(err, keys.ErrOpen) {
 			return nil, fmt.Errorf("%w (is VEIL_MASTER_KEY the key this database was set up with?)", err)
@@ -106,7 +122,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	if err != nil {
 		return nil, err
 	}
-	pub, err := endpoint.New(endpoint.Config{Provider: p, Keys: km, Logger: log})
+	pub, err := endpoint.New(endpoint.Config{Provider: p, Keys: km, Logger: log, JWKSMaxAge: cfg.JWKSMaxAge})
 	if err != nil {
 		return nil, err
 	}
@@ -121,13 +137,17 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	pub.Register(publicMux)
 	pages.Register(publicMux)
 
-	adm := admin.New(admin.Config{Store: store, Hasher: p.Hasher(), Token: adminToken, Logger: log})
+	adm := admin.New(admin.Config{
+		Store: store, Hasher: p.Hasher(), Token: adminToken, Logger: log,
+		Keys: km, SigningAlgorithms: cfg.SigningAlgorithms,
+	})
 	return &Server{
-		log:    log,
-		store:  store,
-		keys:   km,
-		public: reqlog.Middleware(log, "public", publicMux),
-		admin:  reqlog.Middleware(log, "admin", adm),
+		log:         log,
+		keyInterval: cfg.KeyRefreshInterval,
+		store:       store,
+		keys:        km,
+		public:      reqlog.Middleware(log, "public", publicMux),
+		admin:       reqlog.Middleware(log, "admin", adm),
 	}, nil
 }
 
@@ -155,6 +175,10 @@ func (s *Server) Serve(ctx context.Context, public, adminLn net.Listener) error 
 		go func() { errc <- hs.Serve(listeners[i]) }()
 	}
 	s.log.Info("veil serving", "public_addr", public.Addr().String(), "admin_addr", adminLn.Addr().String())
+	kctx, stopKeys := context.WithCancel(ctx)
+	keysDone := make(chan struct{})
+	go func() { defer close(keysDone); s.keys.Run(kctx, s.keyInterval) }()
+	defer func() { stopKeys(); <-keysDone }()
 
 	var serveErr error
 	select {

@@ -73,14 +73,14 @@ func (a *Audience) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Issue signs claims with the active signing key of set and encrypts the
-// result to Veil's active encryption key.
-func Issue(set *keys.Set, c *Claims) (string, error) {
+// Issue signs claims with signer (which sets typ at+jwt and kid) and
+// encrypts the result with enc (which sets cty JWT and kid).
+func Issue(signer jose.Signer, enc jose.Encrypter, c *Claims) (string, error) {
 	payload, err := json.Marshal(c)
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
 	}
-	jws, err := set.Signer().Sign(payload)
+	jws, err := signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
@@ -88,7 +88,7 @@ func Issue(set *keys.Set, c *Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("serialise jws: %w", err)
 	}
-	jwe, err := set.Encrypter().Encrypt([]byte(inner))
+	jwe, err := enc.Encrypt([]byte(inner))
 	if err != nil {
 		return "", fmt.Errorf("encrypt token: %w", err)
 	}
@@ -145,7 +145,7 @@ func Parse(set *keys.Set, tok string) (*Claims, error) {
 }
 
 func verify(set *keys.Set, inner string) (*Claims, error) {
-	jws, err := jose.ParseSignedCompact(inner, []jose.SignatureAlgorithm{keys.SigningAlgorithm})
+	jws, err := jose.ParseSignedCompact(inner, keys.SigningAlgorithms)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, ErrInvalid
 	}
@@ -184,4 +184,17 @@ func hasHeader(h map[jose.HeaderKey]any, name jose.HeaderKey) bool {
 // leeway for clock skew.
 func (c *Claims) Valid(now time.Time, leeway time.Duration) bool {
 	return now.Add(-leeway).Unix() < c.ExpiresAt && c.IssuedAt <= now.Add(leeway).Unix()
+}
+
+// EncryptedTo reports whether tok's JWE header names one of set's own
+// encryption keys. It reads the header only; nothing is decrypted.
+func EncryptedTo(tok string, set *keys.Set) bool {
+	jwe, err := jose.ParseEncryptedCompact(tok,
+		[]jose.KeyAlgorithm{keys.KeyWrapAlgorithm, jose.RSA_OAEP_256, jose.ECDH_ES_A256KW},
+		[]jose.ContentEncryption{keys.ContentEncryption})
+	if err != nil {
+		return true
+	}
+	_, ok := set.DecryptionKey(jwe.Header.KeyID)
+	return ok
 }

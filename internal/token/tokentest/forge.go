@@ -46,18 +46,19 @@ func Forgeries(t testing.TB, set *keys.Set, bare string, claims map[string]any) 
 	}
 	encKey, _ := set.DecryptionKey(set.EncryptionKeyID())
 	kid := set.EncryptionKeyID()
+	_, sigKID, _ := set.Signer(jose.ES256, time.Now())
 
 	attacker, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreignSigned := sign(t, attacker, set.SigningKeyID(), "at+jwt", payload)
+	foreignSigned := sign(t, attacker, sigKID, "at+jwt", payload)
 	return []Forgery{
 		{"case 16: JWE of raw JSON claims", encrypt(t, encKey, kid, "JWT", payload)},
-		{"case 17: alg none", encrypt(t, encKey, kid, "JWT", []byte(unsigned("none", set.SigningKeyID(), payload)))},
-		{"case 17: alg None", encrypt(t, encKey, kid, "JWT", []byte(unsigned("None", set.SigningKeyID(), payload)))},
-		{"case 17: alg NONE", encrypt(t, encKey, kid, "JWT", []byte(unsigned("NONE", set.SigningKeyID(), payload)))},
-		{"case 17: zero ES256 signature", encrypt(t, encKey, kid, "JWT", []byte(zeroSignature(t, set.SigningKeyID(), payload)))},
+		{"case 17: alg none", encrypt(t, encKey, kid, "JWT", []byte(unsigned("none", sigKID, payload)))},
+		{"case 17: alg None", encrypt(t, encKey, kid, "JWT", []byte(unsigned("None", sigKID, payload)))},
+		{"case 17: alg NONE", encrypt(t, encKey, kid, "JWT", []byte(unsigned("NONE", sigKID, payload)))},
+		{"case 17: zero ES256 signature", encrypt(t, encKey, kid, "JWT", []byte(zeroSignature(t, sigKID, payload)))},
 		{"case 18: signed by a foreign key", encrypt(t, encKey, kid, "JWT", []byte(foreignSigned))},
 		{"case 19: inner JWS without the JWE", innerOf(t, set, bare)},
 		{"case 20: JWE without cty", encrypt(t, encKey, kid, "", []byte(innerOf(t, set, bare)))},
