@@ -9,6 +9,11 @@
 // bound to (the browser cookie on the login page, the session cookie on the
 // consent page), so a form cannot be submitted from elsewhere. Every POST
 // answers with a 303, so a reload never resubmits it.
+//
+// BUG: a password rehash at sign-in writes back the user record read at the
+// start of the sign-in; an administrator's change to the same user in that
+// instant (such as disabling them) can be undone. Storage needs an update
+// that sets only the password hash.
 package authorize
 
 import (
