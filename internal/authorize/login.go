@@ -3,11 +3,11 @@ package authorize
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/veil-auth/veil/internal/clientip"
 	"github.com/veil-auth/veil/internal/password"
 	"github.com/veil-auth/veil/internal/storage"
 )
@@ -198,14 +198,12 @@ func (h *Handler) startSession(ctx context.Context, w http.ResponseWriter, r *ht
 	return nil
 }
 
-// clientAddress is the address failed logins are counted against.
-// TODO(#8): take it from trusted proxy headers when configured.
+// clientAddress is the address failed logins are counted against: the TCP
+// peer, or the client behind it when the peer is a trusted proxy. Counting
+// against a forwarded address that no trusted proxy vouched for would let
+// an attacker pick a fresh address for every guess.
 func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return clientip.FromRequest(r)
 }
 
 func clientName(name string) string {

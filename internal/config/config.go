@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -81,6 +82,44 @@ type Config struct {
 	// LogLevel is debug, info, warn or error (VEIL_LOG_LEVEL). Default info.
 	LogLevel string
 
+	// TLSCertFile is a PEM file holding the certificate chain both
+	// listeners serve HTTPS with (VEIL_TLS_CERT_FILE), leaf first. Set it
+	// and TLSKeyFile together, or neither. Default: unset, plain HTTP,
+	// which is allowed only as PlainHTTPAllowed says. The files are read
+	// once, at start.
+	TLSCertFile string
+	// TLSKeyFile is the PEM file of the certificate's private key
+	// (VEIL_TLS_KEY_FILE). Default: unset.
+	TLSKeyFile string
+	// BehindTLSProxy declares that a TLS-terminating proxy stands in front
+	// of every listener, so plain HTTP on a non-loopback address is
+	// intended (VEIL_BEHIND_TLS_PROXY=true). Default false.
+	BehindTLSProxy bool
+	// TrustedProxies are the peers whose X-Forwarded-For header is
+	// believed when finding a client's address for login throttling and
+	// the request log (VEIL_TRUSTED_PROXIES, comma-separated CIDR prefixes
+	// or single addresses). Default none: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+
+	// ReadHeaderTimeout bounds reading a request's headers
+	// (VEIL_HTTP_READ_HEADER_TIMEOUT). Default 5s; zero means the default.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included
+	// (VEIL_HTTP_READ_TIMEOUT). Default 10s; zero means the default.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the time from the end of the request headers to
+	// the end of the response (VEIL_HTTP_WRITE_TIMEOUT). Default 15s;
+	// zero means the default.
+	WriteTimeout time.Duration
+	// IdleTimeout is how long a kept-alive connection may wait for its
+	// next request (VEIL_HTTP_IDLE_TIMEOUT). Default 60s; zero means the
+	// default.
+	IdleTimeout time.Duration
+	// MaxConcurrentRequests bounds the requests each listener serves at
+	// once (VEIL_MAX_CONCURRENT_REQUESTS); past it a request is answered
+	// 503 at once rather than queued. Default 512; zero means the default.
+	MaxConcurrentRequests int
+
 	// problems collects errors found while loading, reported by Validate.
 	problems []error
 	// unreadable names the secrets whose file could not be read, so that
@@ -88,11 +127,21 @@ type Config struct {
 	unreadable []string
 }
 
+// Defaults of the HTTP limits, which also apply when a field is zero.
+const (
+	DefaultReadHeaderTimeout     = 5 * time.Second
+	DefaultReadTimeout           = 10 * time.Second
+	DefaultWriteTimeout          = 15 * time.Second
+	DefaultIdleTimeout           = 60 * time.Second
+	DefaultMaxConcurrentRequests = 512
+)
+
 // KeyPolicy returns the signing-key rotation policy the configuration
-// implies. A new key is published for the JWKS max-age plus one refresh
-// interval (the longest any replica or resource server can go without
-// seeing it) before it signs; a retired key stays published for the
-// longest token lifetime plus the max-age.
+// implies. A new key is published for the JWKS max-age plus two refresh
+// intervals (the longest any replica or resource server can go without
+// seeing it, with room for the commit) before it signs; a retired key
+// stays published for keys.MaxRetain, whatever this process's own token
+// lifetime, since another replica's may be longer.
 func (c *Config) KeyPolicy() keys.Policy {
 	algs := make([]jose.SignatureAlgorithm, 0, len(c.SigningAlgorithms))
 	for _, a := range c.SigningAlgorithms {
@@ -101,8 +150,10 @@ func (c *Config) KeyPolicy() keys.Policy {
 	return keys.Policy{
 		Algorithms:       algs,
 		RotationInterval: c.KeyRotationInterval,
-		PrePublish:       c.JWKSMaxAge + c.KeyRefreshInterval,
-		Retain:           c.AccessTokenLifespan + c.JWKSMaxAge + c.KeyRefreshInterval,
+		// The second refresh interval covers the time between planning a
+		// key and its commit becoming visible to every replica.
+		PrePublish: c.JWKSMaxAge + 2*c.KeyRefreshInterval,
+		Retain:     keys.MaxRetain,
 	}
 }
 
@@ -115,6 +166,18 @@ func (c *Config) SecureCookies() bool {
 
 // Dev reports whether Veil runs in development mode (no database).
 func (c *Config) Dev() bool { return c.DatabaseURL == "" }
+
+// TLS reports whether the listeners serve HTTPS themselves.
+func (c *Config) TLS() bool { return c.TLSCertFile != "" || c.TLSKeyFile != "" }
+
+// PlainHTTPAllowed reports whether a listener on addr may serve plain
+// HTTP: when it is a loopback address, which nothing off this machine can
+// reach, in development mode, or behind a TLS-terminating proxy the
+// operator vouches for. Anywhere else credentials, codes and tokens would
+// cross the network in clear (RFC 6749 §1.6, §3.1, §3.2 require TLS).
+func (c *Config) PlainHTTPAllowed(addr string) bool {
+	return isLoopback(addr) || c.Dev() || c.BehindTLSProxy
+}
 
 // Load reads the configuration from getenv and the flags in args (flags
 // win). It does not validate; call Validate.
@@ -141,6 +204,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	if mk := c.secret(getenv, "VEIL_MASTER_KEY"); mk != "" {
 		c.MasterKeys = c.masterKeys(mk)
 	}
+	trusted := c.loadTransport(getenv)
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "issuer URL (VEIL_ISSUER)")
@@ -152,12 +216,14 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.DurationVar(&c.SessionLifetime, "session-lifetime", c.SessionLifetime, "sign-in session lifetime (VEIL_SESSION_LIFETIME)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (VEIL_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (VEIL_LOG_LEVEL)")
+	c.transportFlags(fs, &trusted)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	c.TrustedProxies = c.prefixes(trusted)
 
 	if c.LogFormat == "" {
 		c.LogFormat = "json"
@@ -167,6 +233,9 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	}
 	if _, port, _ := net.SplitHostPort(c.PublicAddr); c.Issuer == "" && isLoopback(c.PublicAddr) && port != "0" {
 		c.Issuer = "http://" + c.PublicAddr
+		if c.TLS() {
+			c.Issuer = "https://" + c.PublicAddr
+		}
 	}
 	return c, nil
 }
@@ -238,6 +307,8 @@ func (c *Config) Validate() error {
 	if _, ok := levels[c.LogLevel]; !ok {
 		add("VEIL_LOG_LEVEL must be debug, info, warn or error")
 	}
+	errs = append(errs, c.checkTransport()...)
+	errs = append(errs, c.checkLimits()...)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -354,9 +425,11 @@ func (c *Config) duration(getenv func(string) string, name string, def time.Dura
 	return d
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
+// orDefault returns v, or def when v is the zero value.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
 		return def
 	}
-	return s
+	return v
 }

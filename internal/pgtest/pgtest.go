@@ -6,6 +6,9 @@
 // postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable. When the
 // server cannot be reached, tests are skipped, except in CI (CI=true), where
 // a missing database is a broken build and the tests fail.
+//
+// A test that must stop, restart or freeze its database (outage tests)
+// starts a server of its own instead, with NewCluster.
 package pgtest
 
 import (

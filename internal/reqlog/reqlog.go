@@ -1,7 +1,8 @@
 // Package reqlog writes one log line per HTTP request with its outcome:
-// endpoint, status, duration and, once a handler has identified it, the
-// client_id and the OAuth error code. It never logs request bodies,
-// headers, query strings or anything else that could hold a secret.
+// endpoint, status, duration, the client's address (as package clientip
+// found it) and, once a handler has identified it, the client_id and the
+// OAuth error code. It never logs request bodies, headers, query strings or
+// anything else that could hold a secret.
 package reqlog
 
 import (
@@ -9,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/veil-auth/veil/internal/clientip"
 )
 
 type key struct{}
@@ -48,6 +51,7 @@ func Middleware(log *slog.Logger, listener string, next http.Handler) http.Handl
 			slog.String("endpoint", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
+			slog.String("remote_addr", clientip.FromRequest(r)),
 		}
 		if in.clientID != "" {
 			attrs = append(attrs, slog.String("client_id", in.clientID))

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -110,6 +111,17 @@ func startVeilWith(t *testing.T, dsn string, masterKey []byte, issuer string, ad
 		}
 		srv.Close()
 	}
+	// Registered first, so it runs last: once Veil has stopped, no test
+	// may have made it log the admin token or the master key, whatever it
+	// did. TestLogsHoldNoSecrets checks every other secret.
+	t.Cleanup(func() {
+		for _, s := range []string{testAdminToken, base64.StdEncoding.EncodeToString(masterKey),
+			base64.RawURLEncoding.EncodeToString(masterKey)} {
+			if strings.Contains(logs.String(), s) {
+				t.Error("Veil's log holds the admin token or the master key")
+			}
+		}
+	})
 	t.Cleanup(in.stop)
 	t.Cleanup(func() {
 		if t.Failed() && os.Getenv("VEIL_TEST_LOGS") != "" {

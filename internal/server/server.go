@@ -1,12 +1,15 @@
 // Package server assembles a running Veil from its configuration: storage
 // (PostgreSQL, or memory in development mode), keys, the OAuth provider, and
 // the two HTTP listeners, public and admin. It owns start-up order and
-// graceful shutdown; the parts themselves live in their own packages.
+// graceful shutdown, and what the listeners do before any handler runs:
+// TLS, timeouts, header size, the bound on requests in flight, and finding
+// the client's address. The parts themselves live in their own packages.
 package server
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -22,7 +25,6 @@ import (
 	"github.com/veil-auth/veil/internal/endpoint"
 	"github.com/veil-auth/veil/internal/keys"
 	"github.com/veil-auth/veil/internal/provider"
-	"github.com/veil-auth/veil/internal/reqlog"
 	"github.com/veil-auth/veil/internal/storage"
 	"github.com/veil-auth/veil/internal/storage/memory"
 	"github.com/veil-auth/veil/internal/storage/postgres"
@@ -40,13 +42,24 @@ type Server struct {
 	keys        *keys.Manager
 	public      http.Handler
 	admin       http.Handler
+	// settings are the HTTP limits both listeners share.
+	settings httpSettings
+	// tls is the listeners' TLS configuration; nil serves plain HTTP.
+	tls *tls.Config
 }
 
 // New opens storage (applying pending migrations), loads or creates the
 // keys and builds both listeners' handlers. In development mode it
 // generates the master key and, if none is configured, the admin token,
 // which it writes once to notice.
+//
+// With TLS configured, the certificate is read first, so that a bad one
+// stops start-up before storage is touched.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, notice io.Writer) (*Server, error) {
+	tc, err := newTLSConfig(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -56,6 +69,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, notice io.Wr
 		store.Close()
 		return nil, err
 	}
+	srv.tls = tc
 	return srv, nil
 }
 
@@ -141,13 +155,15 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 		Store: store, Hasher: p.Hasher(), Token: adminToken, Logger: log,
 		Keys: km, SigningAlgorithms: cfg.SigningAlgorithms,
 	})
+	settings := httpSettingsOf(cfg)
 	return &Server{
 		log:         log,
 		keyInterval: cfg.KeyRefreshInterval,
 		store:       store,
 		keys:        km,
-		public:      reqlog.Middleware(log, "public", publicMux),
-		admin:       reqlog.Middleware(log, "admin", adm),
+		public:      settings.wrap(log, "public", publicMux),
+		admin:       settings.wrap(log, "admin", adm),
+		settings:    settings,
 	}, nil
 }
 
@@ -168,13 +184,14 @@ func (s *Server) Close() { s.store.Close() }
 // gracefully: it stops accepting, lets in-flight requests finish within
 // ShutdownTimeout, and returns.
 func (s *Server) Serve(ctx context.Context, public, adminLn net.Listener) error {
-	servers := []*http.Server{newHTTPServer(s.public, s.log), newHTTPServer(s.admin, s.log)}
+	servers := []*http.Server{s.newHTTPServer(s.public), s.newHTTPServer(s.admin)}
 	listeners := []net.Listener{public, adminLn}
 	errc := make(chan error, len(servers))
 	for i, hs := range servers {
-		go func() { errc <- hs.Serve(listeners[i]) }()
+		go func() { errc <- s.serveOne(hs, listeners[i]) }()
 	}
-	s.log.Info("veil serving", "public_addr", public.Addr().String(), "admin_addr", adminLn.Addr().String())
+	s.log.Info("veil serving", "public_addr", public.Addr().String(), "admin_addr", adminLn.Addr().String(),
+		"tls", s.tls != nil)
 	kctx, stopKeys := context.WithCancel(ctx)
 	keysDone := make(chan struct{})
 	go func() { defer close(keysDone); s.keys.Run(kctx, s.keyInterval) }()
@@ -199,20 +216,6 @@ func (s *Server) Serve(ctx context.Context, public, adminLn net.Listener) error 
 		errs = append(errs, fmt.Errorf("serve: %w", serveErr))
 	}
 	return errors.Join(errs...)
-}
-
-// newHTTPServer returns a server with timeouts that keep slow clients from
-// holding connections.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 }
 
 func randomBytes(n int) []byte {

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/veil-auth/veil/internal/clientip"
+	"github.com/veil-auth/veil/internal/config"
+	"github.com/veil-auth/veil/internal/reqlog"
+)
+
+// httpSettings are what the listeners share: HTTP limits, with defaults in
+// place of the zeros of the configuration, and the trusted proxies.
+type httpSettings struct {
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	concurrent        int
+	trustedProxies    []netip.Prefix
+}
+
+func httpSettingsOf(cfg *config.Config) httpSettings {
+	return httpSettings{
+		readHeaderTimeout: orDefault(cfg.ReadHeaderTimeout, config.DefaultReadHeaderTimeout),
+		readTimeout:       orDefault(cfg.ReadTimeout, config.DefaultReadTimeout),
+		writeTimeout:      orDefault(cfg.WriteTimeout, config.DefaultWriteTimeout),
+		idleTimeout:       orDefault(cfg.IdleTimeout, config.DefaultIdleTimeout),
+		concurrent:        orDefault(cfg.MaxConcurrentRequests, config.DefaultMaxConcurrentRequests),
+		trustedProxies:    cfg.TrustedProxies,
+	}
+}
+
+// wrap puts next behind what every listener does first: find the client's
+// address, log the request, and bound the requests in flight. The bound is
+// inside the log so that refused requests are logged too.
+func (l httpSettings) wrap(log *slog.Logger, listener string, next http.Handler) http.Handler {
+	next = withDeadline(RequestDeadline, next)
+	next = limitConcurrency(l.concurrent, next)
+	next = reqlog.Middleware(log, listener, next)
+	return clientip.Middleware(l.trustedProxies, next)
+}
+
+// RequestDeadline bounds the work of any one request, database calls
+// included, so a database that stops answering turns into quick errors
+// (503 and error pages) rather than requests that hang and pile up. The
+// OAuth endpoints set a shorter deadline of their own.
+const RequestDeadline = 5 * time.Second
+
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// limitConcurrency lets at most n requests into next at once and answers
+// the others 503 at once. It never queues: under overload a queue only
+// adds latency and memory, while a quick 503 with Retry-After lets a
+// client or load balancer try again or elsewhere.
+func limitConcurrency(n int, next http.Handler) http.Handler {
+	slots := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+		default:
+			busy(w, r)
+			return
+		}
+		defer func() { <-slots }()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// busyJSON is the answer to an API caller when every slot is taken, in
+// the shape of RFC 6749 §5.2.
+const busyJSON = `{"error":"temporarily_unavailable",` +
+	`"error_description":"The service is temporarily unavailable. Try again later."}`
+
+// busy answers a request refused for want of a slot: JSON on the OAuth
+// endpoints and the admin API, plain text on the pages people see.
+func busy(w http.ResponseWriter, r *http.Request) {
+	reqlog.SetError(r.Context(), "temporarily_unavailable")
+	hdr := w.Header()
+	hdr.Set("Retry-After", "1")
+	hdr.Set("Cache-Control", "no-store")
+
+	if apiPath(r.URL.Path) {
+		hdr.Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(busyJSON))
+		return
+	}
+	http.Error(w, "Veil is busy. Try again in a moment.", http.StatusServiceUnavailable)
+}
+
+// apiPath reports whether path is one whose callers expect JSON.
+func apiPath(path string) bool {
+	for _, prefix := range []string{"/oauth2/", "/.well-known/", "/admin/"} {
+		if strings.HasPrefix(path, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// orDefault returns v, or def when v is zero.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
