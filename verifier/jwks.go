@@ -43,8 +43,14 @@ func (s staticKeys) key(_ context.Context, kid string) (signingKey, error) {
 	return k, nil
 }
 
+// minJWKSAge is the shortest time a fetched JWKS is kept, whatever its
+// Cache-Control says. It is kept short so that the cache follows Veil's
+// max-age: Veil pre-publishes a new signing key for one max-age, and a
+// longer floor would meet the key's first tokens before the key.
+const minJWKSAge = time.Second
+
 // jwksCache fetches Veil's JWKS and keeps it for as long as its
-// Cache-Control max-age allows, within [refresh, maxAge]. It fetches again
+// Cache-Control max-age allows, within [minJWKSAge, maxAge]. It fetches again
 // when the set expires, and earlier when a token names a kid the set lacks,
 // but then at most once per refresh interval: anyone can make a token with
 // a made-up kid, since the JWE is encrypted to a public key, and each such
@@ -140,7 +146,7 @@ func (s *jwksCache) download(ctx context.Context) (map[string]signingKey, time.D
 	if err != nil {
 		return nil, 0, err
 	}
-	return keys, cacheLifetime(hdr, s.refresh, s.maxAge), nil
+	return keys, cacheLifetime(hdr, minJWKSAge, s.maxAge), nil
 }
 
 // parseJWKS reads the signing keys of a JWK set. Keys the Verifier cannot

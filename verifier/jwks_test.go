@@ -28,8 +28,8 @@ func TestJWKSCacheLifetime(t *testing.T) {
 		{name: "max-age", cacheControl: "public, max-age=600", lifetime: 600 * time.Second},
 		{name: "max-age quoted", cacheControl: `max-age="120"`, lifetime: 120 * time.Second},
 		{name: "no header", cacheControl: "", lifetime: 5 * time.Minute},
-		{name: "max-age zero is floored", cacheControl: "max-age=0", lifetime: time.Minute},
-		{name: "no-store is floored", cacheControl: "no-store, max-age=600", lifetime: time.Minute},
+		{name: "max-age zero is floored to a second", cacheControl: "max-age=0", lifetime: time.Second},
+		{name: "no-store is floored to a second", cacheControl: "no-store, max-age=600", lifetime: time.Second},
 		{name: "huge max-age is capped", cacheControl: "max-age=999999999", lifetime: 24 * time.Hour},
 	}
 	for _, tt := range tests {

@@ -109,8 +109,9 @@ type Config struct {
 	// are: nothing is fetched. For tests and offline tools.
 	SigningKeys *jose.JSONWebKeySet
 	// RefreshInterval is the least time between two JWKS fetches made
-	// because a token named an unknown kid. Default one minute. It also
-	// floors the cache lifetime when Veil asks for less.
+	// because a token named an unknown kid. Default one minute. The cache
+	// itself follows Veil's Cache-Control max-age (at least one second), so
+	// keys Veil pre-publishes arrive in time however short the max-age.
 	RefreshInterval time.Duration
 	// MaxJWKSAge caps how long a fetched JWKS is used, whatever its
 	// Cache-Control max-age says. Default 24 hours.

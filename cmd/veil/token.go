@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"slices"
@@ -52,12 +53,19 @@ func tokenCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return errors.New("usage: veil token inspect [--key FILE] [--jwks URL|FILE] TOKEN")
 	}
 	fs := flag.NewFlagSet("veil token inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package quotes a bad argument in its message, and a
+	// mistyped argument may be a key or a token: say nothing of it.
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() { fmt.Fprint(stderr, tokenUsage) }
 	keyFile := fs.String("key", "", "the resource server's private key `FILE` (PEM or JWK)")
 	jwksRef := fs.String("jwks", "", "Veil's JWKS, a `URL` or a FILE")
 	if err := fs.Parse(args[1:]); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return err
+		}
+		fs.Usage()
+		return errors.New("invalid arguments")
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -116,11 +124,11 @@ func (in *inspection) outer() error {
 func (in *inspection) decrypt(keyFile string) error {
 	data, err := os.ReadFile(keyFile)
 	if err != nil {
-		return fmt.Errorf("read key: %w", err)
+		return fmt.Errorf("read the key file: %w", withoutPath(err))
 	}
 	keys, err := verifier.ParsePrivateKeys(data)
 	if err != nil {
-		return fmt.Errorf("read key %s: %w", keyFile, err)
+		return fmt.Errorf("read the key file: %w", err)
 	}
 	key, err := in.pickKey(keys, keyFile)
 	if err != nil {
@@ -141,7 +149,7 @@ func (in *inspection) decrypt(keyFile string) error {
 	}
 	plain, err := jwe.Decrypt(key.Key)
 	if err != nil {
-		return fmt.Errorf("cannot decrypt the token with the key in %s", keyFile)
+		return errors.New("cannot decrypt the token with the key in the key file")
 	}
 	in.inner = string(plain)
 	return nil
@@ -163,7 +171,7 @@ func (in *inspection) pickKey(keys []jose.JSONWebKey, keyFile string) (jose.JSON
 			"trying it anyway\n", kid, keyFile, keys[0].KeyID)
 		return keys[0], nil
 	}
-	err := fmt.Errorf("no key in %s has kid %q (it has %s)", keyFile, kid, strings.Join(kids, ", "))
+	err := fmt.Errorf("no key in the key file has kid %q (it has %s)", kid, strings.Join(kids, ", "))
 	return jose.JSONWebKey{}, err
 }
 
@@ -291,12 +299,22 @@ func readJWKS(ctx context.Context, ref string) (*jose.JSONWebKeySet, error) {
 	} else {
 		var err error
 		if data, err = os.ReadFile(ref); err != nil {
-			return nil, fmt.Errorf("read JWKS: %w", err)
+			return nil, fmt.Errorf("read the JWKS file: %w", withoutPath(err))
 		}
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, fmt.Errorf("read JWKS %s: %w", ref, err)
+		return nil, fmt.Errorf("read the JWKS: %w", err)
 	}
 	return &set, nil
+}
+
+// withoutPath drops the file name from a file error: the "path" may be a
+// key or a token pasted in its place, which must not be printed.
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -143,7 +143,7 @@ func TestTokenInspect(t *testing.T) {
 			want: lines("note: the token names kid"), wantErr: "cannot decrypt"},
 		{name: "bare JWS", args: args("--jwks", f.jwksFile, f.bare),
 			want: lines("NOT encrypted", `"sub": "user-1"`, valid)},
-		{name: "missing key file", args: args("--key", f.dir+"/nope", f.tok), wantErr: "read key"},
+		{name: "missing key file", args: args("--key", f.dir+"/nope", f.tok), wantErr: "read the key file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,4 +234,26 @@ func mustDER(t *testing.T, k *ecdsa.PrivateKey) []byte {
 		t.Fatal(err)
 	}
 	return der
+}
+
+// TestTokenInspectNeverEchoesPastedSecrets: a key or token pasted where a
+// file name or flag was expected must not come back in any message.
+func TestTokenInspectNeverEchoesPastedSecrets(t *testing.T) {
+	const secret = "-----BEGIN EC PRIVATE KEY-----MHcCAQEEIsecretmaterial"
+	for _, args := range [][]string{
+		{"inspect", "--key", secret, "a.b.c.d.e"},
+		{"inspect", "--jwks", secret, "a.b.c"},
+		{"inspect", secret},
+		{"inspect", "--key=" + secret},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append([]string{"token"}, args...), &stdout, &stderr, nil)
+		all := stdout.String() + stderr.String()
+		if err != nil {
+			all += err.Error()
+		}
+		if strings.Contains(all, "secretmaterial") {
+			t.Errorf("veil token %v printed the pasted key material", args[:2])
+		}
+	}
 }

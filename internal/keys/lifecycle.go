@@ -26,9 +26,16 @@ type Policy struct {
 	PrePublish time.Duration
 	// Retain is how long a retired key stays published: at least the
 	// longest access-token lifetime, so every token it signed still
-	// verifies until it expires.
+	// verifies until it expires. Since replicas (and the veil keys
+	// command) may run with different lifetimes, Veil uses MaxRetain, the
+	// longest any configuration allows, rather than its own setting.
 	Retain time.Duration
 }
+
+// MaxRetain is how long a retired key is kept by default: the longest
+// access-token lifetime plus the longest JWKS max-age any configuration
+// accepts, so no replica can delete a key another still needs.
+const MaxRetain = 48 * time.Hour
 
 // withDefaults fills zero fields.
 func (p Policy) withDefaults() Policy {
@@ -37,6 +44,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.RotationInterval <= 0 {
 		p.RotationInterval = 30 * 24 * time.Hour
+	}
+	if p.Retain <= 0 {
+		p.Retain = MaxRetain
 	}
 	return p
 }
@@ -83,7 +93,16 @@ func Plan(stored []*storage.Key, p Policy, s *Sealer, now time.Time, force bool)
 	}
 
 	for _, k := range stored {
-		if k.Use == storage.UseSignature && !k.RetiredAt.IsZero() && now.After(k.RetiredAt.Add(p.Retain)) {
+		if k.Use != storage.UseSignature {
+			continue
+		}
+		dropped := !slices.Contains(p.Algorithms, jose.SignatureAlgorithm(k.Algorithm))
+		if dropped && k.RetiredAt.IsZero() {
+			// The algorithm was removed from the configuration: its key
+			// stops signing now and is published until its tokens expire.
+			ch.Retire[k.ID] = now
+		}
+		if !k.RetiredAt.IsZero() && now.After(k.RetiredAt.Add(p.Retain)) {
 			ch.Delete = append(ch.Delete, k.ID)
 		}
 	}

@@ -27,8 +27,8 @@ var ErrOpen = errors.New("keys: cannot open sealed key")
 // Sealer encrypts private key material at rest with AES-256-GCM under the
 // master key. It can hold several master keys: it seals with the first and
 // opens with whichever one a blob names, which is how master-key rotation
-// works. TODO(#4): a rewrap command that re-seals every stored key under
-// the primary master key, so the old one can be dropped.
+// works: Reseal (veil keys rewrap) then seals every stored key under the
+// primary, so the old one can be dropped.
 type Sealer struct {
 	primary  masterKey
 	accepted []masterKey

@@ -186,14 +186,19 @@ func (c *Claims) Valid(now time.Time, leeway time.Duration) bool {
 	return now.Add(-leeway).Unix() < c.ExpiresAt && c.IssuedAt <= now.Add(leeway).Unix()
 }
 
-// EncryptedTo reports whether tok's JWE header names one of set's own
-// encryption keys. It reads the header only; nothing is decrypted.
+// EncryptedTo reports whether tok is encrypted to one of set's own keys:
+// Veil's key-wrapping algorithm and one of its kids. (A resource server's
+// key may happen to carry the same kid; the algorithm tells them apart.) It
+// reads the header only; nothing is decrypted.
 func EncryptedTo(tok string, set *keys.Set) bool {
 	jwe, err := jose.ParseEncryptedCompact(tok,
 		[]jose.KeyAlgorithm{keys.KeyWrapAlgorithm, jose.RSA_OAEP_256, jose.ECDH_ES_A256KW},
 		[]jose.ContentEncryption{keys.ContentEncryption})
 	if err != nil {
 		return true
+	}
+	if jwe.Header.Algorithm != string(keys.KeyWrapAlgorithm) {
+		return false
 	}
 	_, ok := set.DecryptionKey(jwe.Header.KeyID)
 	return ok
