@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/veil-auth/veil/internal/storage"
 )
 
 // Error is an OAuth error that Veil raises itself, with a description
@@ -93,6 +95,14 @@ func Describe(err error) (code string, status int, description string) {
 	var ve *Error
 	if errors.As(err, &ve) {
 		return ve.Code, ve.Status, ve.Description
+	}
+	// fosite's code and refresh flows report any storage failure as
+	// server_error. When storage was out of reach the same request may
+	// well succeed later, and the client is told so with the code RFC
+	// 6749 §4.1.2.1 defines for it, temporarily_unavailable, rather than
+	// told the server is broken.
+	if errors.Is(err, storage.ErrUnavailable) {
+		return "temporarily_unavailable", http.StatusServiceUnavailable, descriptions["temporarily_unavailable"]
 	}
 	// A code or refresh token that was consumed by a concurrent request
 	// between fosite's two reads of it is a lost race, not a server fault.

@@ -1,7 +1,9 @@
 package provider
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -23,6 +25,19 @@ func TestDescribe(t *testing.T) {
 		{name: "fosite invalid_client", err: fosite.ErrInvalidClient, code: "invalid_client", status: 401},
 		{name: "fosite invalid_state", err: fosite.ErrInvalidState, code: "invalid_request", status: 400},
 		{name: "storage unavailable", err: fositeError(storage.ErrUnavailable), code: "temporarily_unavailable", status: 503},
+		{
+			name:   "storage unavailable under fosite's server_error",
+			err:    fosite.ErrServerError.WithWrap(fositeError(storage.ErrUnavailable)).WithDebug("rollback failed"),
+			code:   "temporarily_unavailable",
+			status: 503,
+		},
+		{
+			name:   "storage deadline, wrapped",
+			err:    fmt.Errorf("record access token: %w", fmt.Errorf("%w: %w", storage.ErrUnavailable, context.DeadlineExceeded)),
+			code:   "temporarily_unavailable",
+			status: 503,
+		},
+		{name: "storage not found under server_error", err: fosite.ErrServerError.WithWrap(storage.ErrNotFound), code: "server_error", status: 500},
 		{name: "plain error", err: errors.New("boom"), code: "server_error", status: 500},
 	}
 	for _, tt := range tests {

@@ -244,15 +244,20 @@ func TestKeyRotation(t *testing.T) {
 	_, rs := a.createEncryptedResource(apiA, rsaKey(t), nil)
 	c := a.createClient("read", apiA)
 
-	seen := map[string]bool{}
+	// Issue tokens from both replicas in turn, rotating once at the start
+	// and again once the first new key is in use, until the third key
+	// signs. Every token must verify at the caching resource server.
+	var order []string
 	rotations := 0
-	deadline := time.Now().Add(8 * time.Second)
-	for i := 0; time.Now().Before(deadline); i++ {
-		if i == 5 || i == 40 {
+	seen := map[string]bool{}
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; len(seen) < 3 && time.Now().Before(deadline); i++ {
+		if (i == 3 && rotations == 0) || (len(seen) == 2 && rotations == 1) {
 			if r := a.admin(http.MethodPost, "/admin/keys/rotate", nil); r.status >= 300 {
 				t.Fatalf("rotate = %d %s", r.status, r.body)
 			}
 			rotations++
+			order = append(order, "rotated")
 		}
 		in := a
 		if i%2 == 1 {
@@ -262,11 +267,14 @@ func TestKeyRotation(t *testing.T) {
 		if _, err := rs.read(tok); err != nil {
 			t.Fatalf("token %d (from replica %d) failed at the caching resource server: %v", i, i%2, err)
 		}
-		seen[kidOf(t, rs, tok)] = true
+		if kid := kidOf(t, rs, tok); !seen[kid] {
+			seen[kid] = true
+			order = append(order, kid)
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if rotations != 2 || len(seen) != 3 {
-		t.Errorf("saw %d signing keys across %d rotations, want 3", len(seen), rotations)
+	if len(seen) != 3 {
+		t.Errorf("saw %d signing keys (%v), want 3 across two rotations", len(seen), order)
 	}
 	if rs.fetches < 2 {
 		t.Errorf("resource server fetched the JWKS %d times, want it to expire and refetch", rs.fetches)
