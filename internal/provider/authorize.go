@@ -60,6 +60,12 @@ func (p *Provider) Authorization(ctx context.Context, r *http.Request) (*Authori
 	if len(q["state"]) == 1 {
 		a.State = q.Get("state")
 	}
+	if !storage.ValidText(r.URL.RawQuery) {
+		// The query is kept as it came while the user signs in; bytes
+		// that are not UTF-8 could not be stored, and are the client's
+		// error, not an outage.
+		return a, errInvalidRequest("The request is not valid UTF-8.")
+	}
 
 	ar, err := p.fosite.NewAuthorizeRequest(ctx, r)
 	if ar != nil {
@@ -128,6 +134,13 @@ func checkAuthorizeParams(q url.Values, c Client) error {
 		if len(q[name]) > 1 {
 			return errInvalidRequest("A parameter was sent more than once.")
 		}
+	}
+	if q.Get("response_type") != "code" {
+		// fosite matches response types without regard to case but
+		// issues codes only for "code" exactly; RFC 6749 §3.1.1 defines
+		// the lowercase value, so any other spelling is unsupported.
+		return &Error{Code: "unsupported_response_type", Status: http.StatusBadRequest,
+			Description: descriptions["unsupported_response_type"]}
 	}
 	switch {
 	case q.Get("code_challenge") == "":

@@ -91,6 +91,17 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret, method str
 		return "", "", "", fosite.ErrInvalidClient.WithWrap(errors.New("client assertions are not supported"))
 	}
 
+	// A client that sent an Authorization header tried to authenticate
+	// with it; if it is not one Basic header, the attempt failed (RFC 6749
+	// §5.2), rather than being ignored in favour of the form.
+	auth := r.Header.Values("Authorization")
+	if len(auth) > 1 {
+		return "", "", "", fosite.ErrInvalidRequest.WithWrap(errors.New("more than one Authorization header"))
+	}
+	if _, _, ok := r.BasicAuth(); len(auth) == 1 && !ok {
+		return "", "", "", fosite.ErrInvalidClient.WithWrap(errors.New("authorization header is not HTTP Basic"))
+	}
+
 	if bid, bsecret, ok := r.BasicAuth(); ok {
 		if form.Has("client_secret") {
 			return "", "", "", fosite.ErrInvalidRequest.WithWrap(errors.New("more than one client authentication method"))
