@@ -76,5 +76,6 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 		return &provider.Error{Code: "invalid_request", Status: http.StatusBadRequest,
 			Description: "The request body is not a valid form or is too large.", Cause: err}
 	}
+	provider.DropEmpty(r.PostForm)
 	return nil
 }

@@ -52,6 +52,11 @@ var challengeFormat = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 // could be built (so the error can be redirected).
 func (p *Provider) Authorization(ctx context.Context, r *http.Request) (*Authorization, error) {
 	q := r.URL.Query()
+	if DropEmpty(q) {
+		// fosite reads the request itself: give it the cleaned query.
+		r.URL.RawQuery = q.Encode()
+		r.Form = nil
+	}
 	c, redirectURI, err := p.checkClientRedirect(ctx, q)
 	if err != nil {
 		return nil, err
@@ -89,6 +94,31 @@ func (p *Provider) Authorization(ctx context.Context, r *http.Request) (*Authori
 	}
 	a.Resource, a.Scopes = res, scopes
 	return a, nil
+}
+
+// DropEmpty removes parameters sent without a value, which RFC 6749 §3.1
+// and §3.2 require to be treated as omitted, and reports whether it
+// removed any. A parameter repeated with a value keeps its non-empty
+// values.
+func DropEmpty(v url.Values) bool {
+	changed := false
+	for k, vs := range v {
+		kept := vs[:0]
+		for _, s := range vs {
+			if s != "" {
+				kept = append(kept, s)
+			}
+		}
+		switch {
+		case len(kept) == 0:
+			delete(v, k)
+			changed = true
+		case len(kept) != len(vs):
+			v[k] = kept
+			changed = true
+		}
+	}
+	return changed
 }
 
 // checkClientRedirect finds the client and the redirect URI to answer to,

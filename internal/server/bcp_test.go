@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/veil-auth/veil/internal/config"
+	"github.com/veil-auth/veil/internal/pgtest"
 )
 
 // TestRefreshTokenExpiresWhenUnused checks RFC 9700 §4.14.2: a refresh
@@ -210,5 +211,23 @@ func TestNoCORSAtAuthorizationEndpoint(t *testing.T) {
 					tt.method, tt.path, c)
 			}
 		})
+	}
+}
+
+// TestEmptyParametersAreOmitted: RFC 6749 §3.1 and §3.2 require a
+// parameter sent without a value to be treated as if it were absent.
+func TestEmptyParametersAreOmitted(t *testing.T) {
+	in := startVeil(t, pgtest.DSN(t), newMasterKey(t))
+	rs := in.createResource(apiA, "read")
+	c := in.createClient("read", apiA)
+
+	r := in.post("/oauth2/token", c.ID, c.Secret, url.Values{
+		"grant_type": {"client_credentials"}, "resource": {""}, "scope": {""}, "client_secret": {""},
+	})
+	if r.status != http.StatusOK {
+		t.Fatalf("token with empty resource, scope and client_secret = %d %s, want 200", r.status, r.body)
+	}
+	if got := in.introspect(rs, r.json(t)["access_token"].(string)).json(t); got["active"] != true || got["scope"] != "read" {
+		t.Errorf("introspect = %v, want active with the default scope", got)
 	}
 }
