@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/veil-auth/veil/internal/provider"
 )
 
 // The fuzz targets below send the fuzzer's input through Veil's public
@@ -36,6 +38,8 @@ func FuzzTokenEndpoint(f *testing.F) {
 
 		r := e.postForm("/oauth2/token", basic, body, nil)
 		form, err := url.ParseQuery(body)
+		// Veil treats parameters without a value as omitted (RFC 6749 §3.1).
+		provider.DropEmpty(form)
 		if r.status == http.StatusOK {
 			if err != nil {
 				t.Fatalf("token endpoint accepted the malformed body %q", body)
@@ -157,6 +161,8 @@ func FuzzIntrospect(f *testing.F) {
 
 		r := e.postForm("/oauth2/introspect", basic, body, nil)
 		form, _ := url.ParseQuery(body)
+		// Veil treats parameters without a value as omitted (RFC 6749 §3.1).
+		provider.DropEmpty(form)
 		switch {
 		case r.status != http.StatusOK:
 			checkOAuthError(t, r, secrets, append(formValues(form), basic))
@@ -219,6 +225,8 @@ func FuzzRevoke(f *testing.F) {
 
 		r := e.postForm("/oauth2/revoke", basic, body, nil)
 		form, _ := url.ParseQuery(body)
+		// Veil treats parameters without a value as omitted (RFC 6749 §3.1).
+		provider.DropEmpty(form)
 		caller := e.authenticated(basic, form)
 		switch {
 		case r.status != http.StatusOK:
