@@ -23,6 +23,7 @@ import (
 	"github.com/veil-auth/veil/internal/authorize"
 	"github.com/veil-auth/veil/internal/config"
 	"github.com/veil-auth/veil/internal/endpoint"
+	"github.com/veil-auth/veil/internal/health"
 	"github.com/veil-auth/veil/internal/keys"
 	"github.com/veil-auth/veil/internal/provider"
 	"github.com/veil-auth/veil/internal/storage"
@@ -150,11 +151,15 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	publicMux := http.NewServeMux()
 	pub.Register(publicMux)
 	pages.Register(publicMux)
+	health.Register(publicMux, store, km)
 
-	adm := admin.New(admin.Config{
+	adminMux := http.NewServeMux()
+	adminMux.Handle("/", admin.New(admin.Config{
 		Store: store, Hasher: p.Hasher(), Token: adminToken, Logger: log,
 		Keys: km, SigningAlgorithms: cfg.SigningAlgorithms,
-	})
+	}))
+	// The probes need no admin token: orchestrators call them.
+	health.Register(adminMux, store, km)
 	settings := httpSettingsOf(cfg)
 	return &Server{
 		log:         log,
@@ -162,7 +167,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 		store:       store,
 		keys:        km,
 		public:      settings.wrap(log, "public", publicMux),
-		admin:       settings.wrap(log, "admin", adm),
+		admin:       settings.wrap(log, "admin", adminMux),
 		settings:    settings,
 	}, nil
 }
