@@ -124,24 +124,43 @@ func LooksLikeJWE(tok string) bool {
 // the caller checks iss, aud, exp and the stored record. Every failure is
 // ErrInvalid.
 func Parse(set *keys.Set, tok string) (*Claims, error) {
-	if !LooksLikeJWE(tok) {
+	c, ours, err := ParseOwn(set, tok)
+	if err == nil && !ours {
 		return nil, ErrInvalid
+	}
+	return c, err
+}
+
+// ParseOwn reads tok's JWE once and, when it is encrypted to one of set's
+// own keys (Veil's key-wrapping algorithm and one of its kids), decrypts
+// and verifies it as Parse does. A well-formed token encrypted to any other
+// key, such as a resource server's (whose kid may even equal one of
+// Veil's), returns ours false and nothing else: Veil cannot read it.
+// Anything malformed is ours, with ErrInvalid, so a caller never skips
+// verification for a token it could not even parse.
+func ParseOwn(set *keys.Set, tok string) (c *Claims, ours bool, err error) {
+	if !LooksLikeJWE(tok) {
+		return nil, true, ErrInvalid
 	}
 	jwe, err := jose.ParseEncryptedCompact(tok,
-		[]jose.KeyAlgorithm{keys.KeyWrapAlgorithm},
+		[]jose.KeyAlgorithm{keys.KeyWrapAlgorithm, jose.RSA_OAEP_256, jose.ECDH_ES_A256KW},
 		[]jose.ContentEncryption{keys.ContentEncryption})
-	if err != nil || !isJWT(jwe.Header.ExtraHeaders) || hasHeader(jwe.Header.ExtraHeaders, "zip") {
-		return nil, ErrInvalid
+	if err != nil {
+		return nil, true, ErrInvalid
 	}
-	key, ok := set.DecryptionKey(jwe.Header.KeyID)
-	if !ok {
-		return nil, ErrInvalid
+	key, known := set.DecryptionKey(jwe.Header.KeyID)
+	if jwe.Header.Algorithm != string(keys.KeyWrapAlgorithm) || !known {
+		return nil, false, nil
+	}
+	if !isJWT(jwe.Header.ExtraHeaders) || hasHeader(jwe.Header.ExtraHeaders, "zip") {
+		return nil, true, ErrInvalid
 	}
 	inner, err := jwe.Decrypt(key)
 	if err != nil {
-		return nil, ErrInvalid
+		return nil, true, ErrInvalid
 	}
-	return verify(set, string(inner))
+	c, err = verify(set, string(inner))
+	return c, true, err
 }
 
 func verify(set *keys.Set, inner string) (*Claims, error) {
@@ -184,22 +203,4 @@ func hasHeader(h map[jose.HeaderKey]any, name jose.HeaderKey) bool {
 // leeway for clock skew.
 func (c *Claims) Valid(now time.Time, leeway time.Duration) bool {
 	return now.Add(-leeway).Unix() < c.ExpiresAt && c.IssuedAt <= now.Add(leeway).Unix()
-}
-
-// EncryptedTo reports whether tok is encrypted to one of set's own keys:
-// Veil's key-wrapping algorithm and one of its kids. (A resource server's
-// key may happen to carry the same kid; the algorithm tells them apart.) It
-// reads the header only; nothing is decrypted.
-func EncryptedTo(tok string, set *keys.Set) bool {
-	jwe, err := jose.ParseEncryptedCompact(tok,
-		[]jose.KeyAlgorithm{keys.KeyWrapAlgorithm, jose.RSA_OAEP_256, jose.ECDH_ES_A256KW},
-		[]jose.ContentEncryption{keys.ContentEncryption})
-	if err != nil {
-		return true
-	}
-	if jwe.Header.Algorithm != string(keys.KeyWrapAlgorithm) {
-		return false
-	}
-	_, ok := set.DecryptionKey(jwe.Header.KeyID)
-	return ok
 }
