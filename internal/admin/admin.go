@@ -76,6 +76,10 @@ type Config struct {
 	// tokens be signed with: those Veil keeps signing keys for. Nil means
 	// every algorithm Veil can sign with (ES256, RS256, PS256 and EdDSA).
 	SigningAlgorithms []string
+	// Changed, if set, is called after every request that may have changed
+	// a client, resource, user or key (every method but GET and HEAD,
+	// whatever its outcome), so that caches of those records can drop them.
+	Changed func()
 	// Now is the clock that dates resources' encryption keys and tells the
 	// state of Veil's keys. If nil, it is Keys.Now when Keys is set, and
 	// time.Now otherwise.
@@ -93,6 +97,7 @@ type handler struct {
 	passwords   password.Params
 	keys        KeyAdmin
 	signingAlgs []string
+	changed     func()
 	now         func() time.Time
 }
 
@@ -156,6 +161,7 @@ func newHandler(cfg Config) *handler {
 		passwords:   cfg.Password,
 		keys:        cfg.Keys,
 		signingAlgs: cfg.SigningAlgorithms,
+		changed:     cfg.Changed,
 		now:         cfg.Now,
 	}
 	if h.log == nil {

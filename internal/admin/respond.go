@@ -74,6 +74,11 @@ type errorBody struct {
 // caller sees only a fixed message.
 func (h *handler) serve(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.changed != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			cw := &changeWriter{ResponseWriter: w, changed: h.changed}
+			defer cw.done()
+			w = cw
+		}
 		err := fn(w, r)
 		if err == nil {
 			return
@@ -120,4 +125,30 @@ func notFound(err, e error) error {
 		return e
 	}
 	return err
+}
+
+// changeWriter calls changed before the response to a change starts, so
+// that a caller who has seen the answer finds caches already emptied, and
+// once more at the end if nothing was written.
+type changeWriter struct {
+	http.ResponseWriter
+	changed func()
+	called  bool
+}
+
+func (w *changeWriter) done() {
+	if !w.called {
+		w.called = true
+		w.changed()
+	}
+}
+
+func (w *changeWriter) WriteHeader(status int) {
+	w.done()
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *changeWriter) Write(b []byte) (int, error) {
+	w.done()
+	return w.ResponseWriter.Write(b)
 }

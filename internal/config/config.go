@@ -76,6 +76,12 @@ type Config struct {
 	// KeyRefreshInterval is how often each replica checks for key changes
 	// and due rotations (VEIL_KEY_REFRESH_INTERVAL). Default 5s.
 	KeyRefreshInterval time.Duration
+	// ClientCacheTTL is how long each replica keeps a client or resource
+	// registration in memory between database reads
+	// (VEIL_CLIENT_CACHE_TTL). A change made through one replica's admin
+	// API takes effect there at once and on the others within this time.
+	// Default 5s; 0 reads the database on every request.
+	ClientCacheTTL time.Duration
 	// LogFormat is "json" or "text" (VEIL_LOG_FORMAT). Default: json with
 	// a database, text in development mode.
 	LogFormat string
@@ -197,6 +203,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.KeyRotationInterval = c.duration(getenv, "VEIL_KEY_ROTATION_INTERVAL", 30*24*time.Hour)
 	c.JWKSMaxAge = c.duration(getenv, "VEIL_JWKS_MAX_AGE", 10*time.Minute)
 	c.KeyRefreshInterval = c.duration(getenv, "VEIL_KEY_REFRESH_INTERVAL", 5*time.Second)
+	c.ClientCacheTTL = c.duration(getenv, "VEIL_CLIENT_CACHE_TTL", 5*time.Second)
 	c.SigningAlgorithms = []string{"ES256", "RS256"}
 	if v := getenv("VEIL_SIGNING_ALGORITHMS"); v != "" {
 		c.SigningAlgorithms = strings.Split(strings.ReplaceAll(v, " ", ""), ",")
@@ -300,6 +307,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KeyRotationInterval < 2*(c.JWKSMaxAge+c.KeyRefreshInterval) {
 		add("VEIL_KEY_ROTATION_INTERVAL must be at least twice VEIL_JWKS_MAX_AGE plus VEIL_KEY_REFRESH_INTERVAL")
+	}
+	if c.ClientCacheTTL < 0 || c.ClientCacheTTL > time.Minute {
+		add("VEIL_CLIENT_CACHE_TTL must be between 0 and 1m")
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		add("VEIL_LOG_FORMAT must be json or text")

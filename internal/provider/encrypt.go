@@ -96,7 +96,7 @@ func (p *Provider) audienceResource(ctx context.Context, sess *Session, audience
 	if len(audience) != 1 {
 		return nil, errInvalidTarget("A token is issued for exactly one resource.")
 	}
-	res, err := p.store.ResourceByIdentifier(ctx, audience[0])
+	res, err := p.resourceByIdentifier(ctx, audience[0])
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, errInvalidTarget("The resource no longer exists.")
 	}

@@ -89,7 +89,7 @@ func (p *Provider) mayIntrospect(ctx context.Context, caller fosite.Client, rec 
 	case storage.KindClient:
 		return rec.ClientID == c.ID, nil
 	case storage.KindResource:
-		res, err := p.store.ResourceByClient(ctx, c.ID)
+		res, err := p.resourceByClient(ctx, c.ID)
 		if errors.Is(err, storage.ErrNotFound) {
 			return false, nil
 		}

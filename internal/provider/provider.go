@@ -8,7 +8,6 @@
 package provider
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
@@ -41,6 +40,12 @@ type Config struct {
 	// RefreshTokenLifespan is how long a refresh token lives. Default 30
 	// days; each rotation issues a new one.
 	RefreshTokenLifespan time.Duration
+	// CatalogTTL is how long client and resource records are kept in
+	// memory between database reads. Default 5 seconds; negative keeps
+	// nothing. A change made through another replica's admin API takes
+	// effect here within this time; one made through this process's, at
+	// once (see Forget).
+	CatalogTTL time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives the provider's log lines. Default slog.Default().
@@ -58,6 +63,8 @@ type Provider struct {
 	logger *slog.Logger
 	// encrypters caches encrypters to resource servers' keys.
 	encrypters encrypters
+	// catalog caches client and resource records.
+	catalog *catalog
 }
 
 // New composes fosite with Veil's parts. The key manager must be
@@ -75,6 +82,9 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.CatalogTTL == 0 {
+		cfg.CatalogTTL = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -86,7 +96,8 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create secret hasher: %w", err)
 	}
-	p := &Provider{cfg: cfg, store: store, keys: km, hasher: hasher, now: cfg.Now, logger: cfg.Logger}
+	p := &Provider{cfg: cfg, store: store, keys: km, hasher: hasher, now: cfg.Now, logger: cfg.Logger,
+		catalog: newCatalog(cfg.CatalogTTL, cfg.Now)}
 
 	fc := &fosite.Config{
 		AccessTokenLifespan:   cfg.AccessTokenLifespan,
@@ -161,11 +172,6 @@ func (p *Provider) Issuer() string { return p.cfg.Issuer }
 
 // Now returns the provider's clock reading.
 func (p *Provider) Now() time.Time { return p.now() }
-
-// client loads a client by ID.
-func (p *Provider) client(ctx context.Context, id string) (*storage.Client, error) {
-	return p.store.Client(ctx, id)
-}
 
 // Key returns a key for one purpose (such as "csrf"), derived from the
 // Veil-held secret, the same on every replica.

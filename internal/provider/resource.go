@@ -58,7 +58,7 @@ func (p *Provider) resolveResource(ctx context.Context, c Client, requested []st
 	if !slices.Contains(c.Resources, identifier) {
 		return nil, errInvalidTarget("The resource is unknown or not allowed for this client.")
 	}
-	res, err := p.store.ResourceByIdentifier(ctx, identifier)
+	res, err := p.resourceByIdentifier(ctx, identifier)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, errInvalidTarget("The resource is unknown or not allowed for this client.")
 	}

@@ -79,6 +79,7 @@ func startVeilWith(t *testing.T, dsn string, masterKey []byte, issuer string, ad
 	cfg.KeyRotationInterval = 24 * time.Hour
 	cfg.JWKSMaxAge = 10 * time.Minute
 	cfg.KeyRefreshInterval = time.Second
+	cfg.ClientCacheTTL = 5 * time.Second
 	if adjust != nil {
 		adjust(cfg)
 	}

@@ -203,7 +203,9 @@ func jwsAlg(t *testing.T, rs *resourceServer, tok string) string {
 // Veil's own encryption.
 func TestRequiredEncryptionRefusesIssuance(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	in := startVeil(t, dsn, newMasterKey(t))
+	// The test changes the database behind Veil's back, so it must read it
+	// on every request.
+	in := startVeilWith(t, dsn, newMasterKey(t), "", func(c *config.Config) { c.ClientCacheTTL = 0 })
 	in.createEncryptedResource(apiA, rsaKey(t), nil)
 	c := in.createClient("read", apiA)
 	in.mustToken(c, apiA)

@@ -132,6 +132,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 		AccessTokenLifespan:   cfg.AccessTokenLifespan,
 		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
 		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
+		CatalogTTL:            catalogTTL(cfg.ClientCacheTTL),
 		Logger:                log,
 	}, store, km)
 	if err != nil {
@@ -156,7 +157,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/", admin.New(admin.Config{
 		Store: store, Hasher: p.Hasher(), Token: adminToken, Logger: log,
-		Keys: km, SigningAlgorithms: cfg.SigningAlgorithms,
+		Keys: km, SigningAlgorithms: cfg.SigningAlgorithms, Changed: p.Forget,
 	}))
 	// The probes need no admin token: orchestrators call them.
 	health.Register(adminMux, store, km)
@@ -227,4 +228,13 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
+}
+
+// catalogTTL maps the configured cache lifetime, where 0 turns the cache
+// off, onto the provider's, where 0 means its default.
+func catalogTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
