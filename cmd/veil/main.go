@@ -4,6 +4,7 @@
 //	veil serve                 start the server
 //	veil migrate up|down|status manage the database schema
 //	veil keys list|rotate|rewrap manage Veil's keys
+//	veil clients|resources|users|audit  call the admin API
 //
 // Configuration comes from VEIL_* environment variables; see README.md.
 package main
@@ -30,6 +31,14 @@ commands:
   token inspect [--key FILE] [--jwks URL|FILE] TOKEN
                          show a token's headers, and with the resource's
                          key its claims and whether the signature verifies
+  clients create|list|get|update|delete|rotate-secret
+                         manage OAuth2 clients through the admin API
+  resources create|list|get|update|delete|rotate-secret
+                         manage resource servers through the admin API
+  users create|list|get|update|delete|disable|enable|consents|revoke-consent
+                         manage users and consents through the admin API
+  audit [flags]          read the audit log through the admin API
+                         ('veil users --help' and the like say more)
 
 Configuration is read from VEIL_* environment variables (see README.md);
 'veil serve -h' lists the flags that mirror them.
@@ -39,13 +48,24 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "veil:", err)
-		os.Exit(1)
 	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the status veil exits with when run returns err: 0 for
+// success or help, 2 for a command line that cannot run, 1 for any other
+// failure.
+func exitCode(err error) int {
+	var usage *usageError
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &usage):
+		return 2
+	}
+	return 1
 }
 
 // run executes one command.
@@ -63,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return keysCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "token":
 		return tokenCommand(ctx, args[1:], stdout, stderr)
+	case "clients", "resources", "users", "audit":
+		return adminCommand(ctx, args, stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
