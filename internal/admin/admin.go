@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/veil-auth/veil/internal/password"
+	"github.com/veil-auth/veil/internal/reqlog"
 	"github.com/veil-auth/veil/internal/secret"
 	"github.com/veil-auth/veil/internal/storage"
 )
@@ -243,6 +244,7 @@ func (h *handler) authenticate(next http.Handler) http.Handler {
 		h.log.InfoContext(r.Context(), "admin authentication failed",
 			"remote_addr", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="veil-admin"`)
+		reqlog.SetError(r.Context(), errUnauthorized.code)
 		writeError(w, errUnauthorized)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/veil-auth/veil/internal/reqlog"
 	"github.com/veil-auth/veil/internal/storage"
 )
 
@@ -100,6 +101,7 @@ func (h *handler) serve(fn func(http.ResponseWriter, *http.Request) error) http.
 				"method", r.Method, "path", r.URL.Path, "err", err)
 			ae = errServer
 		}
+		reqlog.SetError(r.Context(), ae.code)
 		writeError(w, ae)
 	})
 }

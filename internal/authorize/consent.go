@@ -20,7 +20,7 @@ func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := h.resume(r.Context(), pr)
-	if h.failed(w, a, err) {
+	if h.failed(r.Context(), w, a, err) {
 		return
 	}
 	if needsLogin(a, pr, authTime) {
@@ -71,7 +71,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	}
 
 	a, err := h.resume(ctx, pr)
-	if h.failed(w, a, err) {
+	if h.failed(ctx, w, a, err) {
 		return
 	}
 	if needsLogin(a, pr, authTime) {
@@ -90,7 +90,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.log.Info("consent denied", "client_id", a.Client.ID, "user_id", user.ID)
-		seeOther(w, h.p.AuthorizeErrorRedirect(a, provider.ErrAccessDenied))
+		seeOther(w, h.p.AuthorizeErrorRedirect(ctx, a, provider.ErrAccessDenied))
 		return
 	}
 

@@ -15,7 +15,7 @@ import (
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	a, err := h.p.Authorization(ctx, r)
-	if h.failed(w, a, err) {
+	if h.failed(ctx, w, a, err) {
 		return
 	}
 
@@ -23,7 +23,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	user, _, _ := h.signedIn(ctx, r)
 	if user == nil || a.HasPrompt("login") {
 		if a.HasPrompt("none") {
-			seeOther(w, h.p.AuthorizeErrorRedirect(a, provider.ErrLoginRequired))
+			seeOther(w, h.p.AuthorizeErrorRedirect(ctx, a, provider.ErrLoginRequired))
 			return
 		}
 		id, err := h.savePending(ctx, a, browser, r.URL.RawQuery)
@@ -40,7 +40,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 // failed answers an invalid authorization request and reports whether it
 // did: an error page for a bad client or redirect URI, a redirect to the
 // client for anything else.
-func (h *Handler) failed(w http.ResponseWriter, a *provider.Authorization, err error) bool {
+func (h *Handler) failed(ctx context.Context, w http.ResponseWriter, a *provider.Authorization, err error) bool {
 	switch {
 	case err == nil:
 		return false
@@ -55,7 +55,7 @@ func (h *Handler) failed(w http.ResponseWriter, a *provider.Authorization, err e
 		} else {
 			h.log.Debug("authorization request refused", "client_id", a.Client.ID, "error_code", code, "err", provider.Cause(err))
 		}
-		seeOther(w, h.p.AuthorizeErrorRedirect(a, err))
+		seeOther(w, h.p.AuthorizeErrorRedirect(ctx, a, err))
 	}
 	return true
 }
@@ -81,7 +81,7 @@ func (h *Handler) proceed(w http.ResponseWriter, r *http.Request, a *provider.Au
 		return
 	}
 	if a.HasPrompt("none") {
-		seeOther(w, h.p.AuthorizeErrorRedirect(a, provider.ErrConsentRequired))
+		seeOther(w, h.p.AuthorizeErrorRedirect(ctx, a, provider.ErrConsentRequired))
 		return
 	}
 
@@ -103,7 +103,7 @@ func (h *Handler) approve(w http.ResponseWriter, ctx context.Context, a *provide
 		if status >= 500 {
 			h.log.Error("issue authorization code failed", "client_id", a.Client.ID, "error_code", code, "err", err)
 		}
-		seeOther(w, h.p.AuthorizeErrorRedirect(a, err))
+		seeOther(w, h.p.AuthorizeErrorRedirect(ctx, a, err))
 		return
 	}
 	h.log.Debug("authorization code issued", "client_id", a.Client.ID, "user_id", userID)

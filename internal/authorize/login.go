@@ -22,7 +22,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := h.resume(r.Context(), pr)
-	if h.failed(w, a, err) {
+	if h.failed(r.Context(), w, a, err) {
 		return
 	}
 	msg := ""
@@ -80,7 +80,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := h.resume(ctx, pr)
-	if h.failed(w, a, err) {
+	if h.failed(ctx, w, a, err) {
 		return
 	}
 	h.proceed(w, r, a, user, pr.ID, "", "")

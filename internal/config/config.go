@@ -44,6 +44,11 @@ type Config struct {
 	// (VEIL_ADMIN_TOKEN or VEIL_ADMIN_TOKEN_FILE). Required with a
 	// database; generated in development mode when unset.
 	AdminToken string
+	// MetricsToken is a bearer credential that opens GET /metrics on the
+	// admin listener and nothing else (VEIL_METRICS_TOKEN or
+	// VEIL_METRICS_TOKEN_FILE), for a Prometheus server. Default: unset,
+	// and only the admin token opens the metrics.
+	MetricsToken string
 	// MasterKeys encrypt private key material at rest (VEIL_MASTER_KEY or
 	// VEIL_MASTER_KEY_FILE: base64 of 32 random bytes). The first seals
 	// new material; further ones, comma-separated, are accepted for
@@ -194,6 +199,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.PublicAddr = orDefault(getenv("VEIL_PUBLIC_ADDR"), "127.0.0.1:8080")
 	c.AdminAddr = orDefault(getenv("VEIL_ADMIN_ADDR"), "127.0.0.1:8081")
 	c.AdminToken = c.secret(getenv, "VEIL_ADMIN_TOKEN")
+	c.MetricsToken = c.secret(getenv, "VEIL_METRICS_TOKEN")
 	c.LogLevel = orDefault(getenv("VEIL_LOG_LEVEL"), "info")
 	c.LogFormat = getenv("VEIL_LOG_FORMAT")
 	c.AccessTokenLifespan = c.duration(getenv, "VEIL_ACCESS_TOKEN_LIFESPAN", 15*time.Minute)
@@ -265,6 +271,13 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 32 {
 		add("VEIL_ADMIN_TOKEN must be at least 32 characters")
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 32 {
+		add("VEIL_METRICS_TOKEN must be at least 32 characters")
+	}
+	if c.MetricsToken != "" && c.MetricsToken == c.AdminToken {
+		// A scraper holding the admin token could change everything.
+		add("VEIL_METRICS_TOKEN must differ from VEIL_ADMIN_TOKEN")
 	}
 	if err := checkIssuer(c.Issuer); err != nil {
 		errs = append(errs, err)

@@ -136,3 +136,51 @@ func TestBothValueAndFileRefused(t *testing.T) {
 		t.Errorf("Validate() = %v, want a 'not both' problem", err)
 	}
 }
+
+// TestMetricsToken: the metrics token is optional, read like the other
+// secrets, and refused when short or equal to the admin token.
+func TestMetricsToken(t *testing.T) {
+	const admin = "an-admin-token-of-at-least-32-characters"
+	file := filepath.Join(t.TempDir(), "metrics")
+	if err := os.WriteFile(file, []byte("a-metrics-token-of-at-least-32-characters\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string
+		problem string
+	}{
+		{name: "unset", env: map[string]string{}},
+		{name: "from a file", env: map[string]string{"VEIL_METRICS_TOKEN_FILE": file},
+			want: "a-metrics-token-of-at-least-32-characters"},
+		{name: "too short", env: map[string]string{"VEIL_METRICS_TOKEN": "short-token"},
+			want: "short-token", problem: "VEIL_METRICS_TOKEN must be at least 32 characters"},
+		{name: "the admin token", env: map[string]string{"VEIL_METRICS_TOKEN": admin},
+			want: admin, problem: "VEIL_METRICS_TOKEN must differ from VEIL_ADMIN_TOKEN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.env["VEIL_DATABASE_URL"] = "postgres://db/veil"
+			tt.env["VEIL_ADMIN_TOKEN"] = admin
+			tt.env["VEIL_MASTER_KEY"] = masterKey
+			tt.env["VEIL_ISSUER"] = "https://veil.example.test"
+			c, err := config.Load(nil, env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MetricsToken != tt.want {
+				t.Errorf("Load().MetricsToken = %q, want %q", c.MetricsToken, tt.want)
+			}
+			err = c.Validate()
+			switch {
+			case tt.problem == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.problem != "" && (err == nil || !strings.Contains(err.Error(), tt.problem)):
+				t.Errorf("Validate() = %v, want %q", err, tt.problem)
+			case tt.problem != "" && strings.Contains(err.Error(), tt.want):
+				t.Errorf("Validate() = %q, shows the token", err)
+			}
+		})
+	}
+}

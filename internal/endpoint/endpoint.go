@@ -56,6 +56,9 @@ type Config struct {
 	// Default DefaultTimeout, a hundred times what these requests take
 	// on a healthy database.
 	Timeout time.Duration
+	// Issued is called with the grant type of each token response the
+	// token endpoint sends, for the metrics. Default: nothing is called.
+	Issued func(grantType string)
 }
 
 // Handler serves the public endpoints.
@@ -66,6 +69,7 @@ type Handler struct {
 	metadata   []byte
 	jwksMaxAge string
 	timeout    time.Duration
+	issued     func(grantType string)
 }
 
 // New returns a Handler.
@@ -75,6 +79,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Issued == nil {
+		cfg.Issued = func(string) {}
 	}
 	meta, err := metadata(cfg.Provider.Issuer())
 	if err != nil {
@@ -87,6 +94,7 @@ func New(cfg Config) (*Handler, error) {
 		metadata:   meta,
 		jwksMaxAge: fmt.Sprintf("public, max-age=%d", int(cfg.JWKSMaxAge.Seconds())),
 		timeout:    cfg.Timeout,
+		issued:     cfg.Issued,
 	}, nil
 }
 

@@ -37,6 +37,8 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, "token", err)
 		return
 	}
+	// checkTokenParams let through exactly one of Veil's grant types.
+	h.issued(r.PostForm.Get("grant_type"))
 	f.WriteAccessResponse(ctx, w, ar, resp)
 }
 

@@ -186,6 +186,38 @@ func (set *Set) Algorithms() []jose.SignatureAlgorithm {
 	return out
 }
 
+// SigningKeyInfo describes one signing key of a Set: what can be told
+// about it without its material.
+type SigningKeyInfo struct {
+	// ID is the kid.
+	ID string
+	// Algorithm is the JWS algorithm the key signs with.
+	Algorithm jose.SignatureAlgorithm
+	// ActivatedAt is when the key starts (or started) signing.
+	ActivatedAt time.Time
+	// RetiredAt is when a newer key takes (or took) over; zero while none
+	// is scheduled.
+	RetiredAt time.Time
+}
+
+// State returns the key's lifecycle state at now (see State).
+func (k SigningKeyInfo) State(now time.Time) string {
+	return stateAt(k.ActivatedAt, k.RetiredAt, now)
+}
+
+// SigningKeys describes the signing keys of the Set, by algorithm in the
+// order of SigningAlgorithms, then oldest activation first.
+func (set *Set) SigningKeys() []SigningKeyInfo {
+	var out []SigningKeyInfo
+	for _, alg := range SigningAlgorithms {
+		for _, k := range set.signing[alg] {
+			out = append(out, SigningKeyInfo{ID: k.id, Algorithm: k.alg,
+				ActivatedAt: k.activatedAt, RetiredAt: k.retiredAt})
+		}
+	}
+	return out
+}
+
 // Encrypter returns the encrypter of Veil's own encryption key. It sets the
 // kid and cty (JWT) headers.
 func (set *Set) Encrypter() jose.Encrypter { return set.encrypter }

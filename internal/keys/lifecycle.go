@@ -121,15 +121,28 @@ func signingKeysOf(stored []*storage.Key, alg jose.SignatureAlgorithm) []*storag
 	return out
 }
 
+// The lifecycle states of a signing key.
+const (
+	StateNext    = "next"
+	StateActive  = "active"
+	StateRetired = "retired"
+)
+
 // State returns a key's lifecycle state at now, from its dates.
 func State(k *storage.Key, now time.Time) string {
+	return stateAt(k.ActivatedAt, k.RetiredAt, now)
+}
+
+// stateAt is State on the dates alone: next until activated, retired from
+// retired on (zero: not scheduled), active in between.
+func stateAt(activated, retired, now time.Time) string {
 	switch {
-	case k.ActivatedAt.After(now):
-		return "next"
-	case !k.RetiredAt.IsZero() && !now.Before(k.RetiredAt):
-		return "retired"
+	case activated.After(now):
+		return StateNext
+	case !retired.IsZero() && !now.Before(retired):
+		return StateRetired
 	}
-	return "active"
+	return StateActive
 }
 
 // Reseal re-encrypts every stored key under s's primary master key, for a

@@ -159,3 +159,41 @@ func TestReseal(t *testing.T) {
 		t.Errorf("NewSet() with only the new master key after Reseal = %v", err)
 	}
 }
+
+// TestSetSigningKeys checks that a Set describes each of its signing keys
+// with the dates it was stored with, and tells their states as State does.
+func TestSetSigningKeys(t *testing.T) {
+	s := mustSealer(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	stored, err := keys.Generate(s, []jose.SignatureAlgorithm{jose.RS256}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored = append(stored,
+		signing(t, s, jose.ES256, t0, t0.Add(time.Hour), time.Time{}),
+		signing(t, s, jose.ES256, t0.Add(-2*time.Hour), t0.Add(-2*time.Hour), t0.Add(time.Hour)),
+	)
+	set, err := keys.NewSet(stored, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Generate adds the encryption and hashing keys, which are not listed.
+	want := []*storage.Key{stored[4], stored[3], stored[0]}
+	got := set.SigningKeys()
+	if len(got) != len(want) {
+		t.Fatalf("SigningKeys() = %d keys, want %d", len(got), len(want))
+	}
+	for i, k := range want {
+		g := got[i]
+		if g.ID != k.ID || string(g.Algorithm) != k.Algorithm || !g.ActivatedAt.Equal(k.ActivatedAt) ||
+			!g.RetiredAt.Equal(k.RetiredAt) {
+			t.Errorf("SigningKeys()[%d] = %+v, want key %s (%s) with its dates", i, g, k.ID, k.Algorithm)
+		}
+		for _, now := range []time.Time{t0, t0.Add(2 * time.Hour)} {
+			if g.State(now) != keys.State(k, now) {
+				t.Errorf("SigningKeys()[%d].State(%v) = %s, want %s", i, now, g.State(now), keys.State(k, now))
+			}
+		}
+	}
+}

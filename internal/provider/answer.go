@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+
+	"github.com/veil-auth/veil/internal/reqlog"
 )
 
 // Approve answers an authorization the user consented to: it issues a code
@@ -34,14 +36,16 @@ func (p *Provider) Approve(ctx context.Context, a *Authorization, userID, consen
 
 // AuthorizeErrorRedirect returns where to send the browser for an
 // authorization error: the client's validated redirect URI with error,
-// error_description, state and iss (RFC 6749 §4.1.2.1, RFC 9207).
-func (p *Provider) AuthorizeErrorRedirect(a *Authorization, err error) string {
+// error_description, state and iss (RFC 6749 §4.1.2.1, RFC 9207). The code
+// is recorded for the request's log line and metrics.
+func (p *Provider) AuthorizeErrorRedirect(ctx context.Context, a *Authorization, err error) string {
 	code, _, desc := Describe(err)
 	if code == "invalid_client" {
 		// The client was validated before any redirect; a later
 		// invalid_client from fosite means the request itself was bad.
 		code = "invalid_request"
 	}
+	reqlog.SetError(ctx, code)
 	return p.answerURI(a, url.Values{"error": {code}, "error_description": {desc}})
 }
 

@@ -29,11 +29,22 @@ func SetClient(ctx context.Context, clientID string) {
 	}
 }
 
-// SetError records the OAuth error code a request was answered with.
+// SetError records the OAuth error code a request was answered with. The
+// code must come from a fixed set, never from the request: metrics label
+// requests with it, and each code makes new series.
 func SetError(ctx context.Context, code string) {
 	if in, ok := ctx.Value(key{}).(*info); ok {
 		in.errorCode = code
 	}
+}
+
+// ErrorCode returns the OAuth error code SetError recorded for the request,
+// or "" if there is none. Package metrics counts requests by it.
+func ErrorCode(ctx context.Context) string {
+	if in, ok := ctx.Value(key{}).(*info); ok {
+		return in.errorCode
+	}
+	return ""
 }
 
 // Middleware logs each request served by next. listener names the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/veil-auth/veil/internal/clientip"
 	"github.com/veil-auth/veil/internal/config"
+	"github.com/veil-auth/veil/internal/metrics"
 	"github.com/veil-auth/veil/internal/reqlog"
 )
 
@@ -35,12 +36,16 @@ func httpSettingsOf(cfg *config.Config) httpSettings {
 	}
 }
 
-// wrap puts next behind what every listener does first: find the client's
-// address, log the request, and bound the requests in flight. The bound is
-// inside the log so that refused requests are logged too.
-func (l httpSettings) wrap(log *slog.Logger, listener string, next http.Handler) http.Handler {
+// wrap puts mux behind what every listener does first: find the client's
+// address, log the request, count it, and bound the requests in flight.
+// The bound is inside the log and the metrics so that refused requests are
+// logged and counted too; the metrics sit inside the log, whose error code
+// they read, and learn the endpoint from the mux itself.
+func (l httpSettings) wrap(log *slog.Logger, m *metrics.Metrics, listener string, mux http.Handler) http.Handler {
+	next := metrics.Route(mux)
 	next = withDeadline(RequestDeadline, next)
 	next = limitConcurrency(l.concurrent, next)
+	next = m.Middleware(listener, next)
 	next = reqlog.Middleware(log, listener, next)
 	return clientip.Middleware(l.trustedProxies, next)
 }

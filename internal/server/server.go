@@ -25,6 +25,7 @@ import (
 	"github.com/veil-auth/veil/internal/endpoint"
 	"github.com/veil-auth/veil/internal/health"
 	"github.com/veil-auth/veil/internal/keys"
+	"github.com/veil-auth/veil/internal/metrics"
 	"github.com/veil-auth/veil/internal/provider"
 	"github.com/veil-auth/veil/internal/storage"
 	"github.com/veil-auth/veil/internal/storage/memory"
@@ -138,7 +139,9 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	if err != nil {
 		return nil, err
 	}
-	pub, err := endpoint.New(endpoint.Config{Provider: p, Keys: km, Logger: log, JWKSMaxAge: cfg.JWKSMaxAge})
+	m := newMetrics(km, store, log)
+	pub, err := endpoint.New(endpoint.Config{Provider: p, Keys: km, Logger: log, JWKSMaxAge: cfg.JWKSMaxAge,
+		Issued: m.TokenIssued})
 	if err != nil {
 		return nil, err
 	}
@@ -161,16 +164,27 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	}))
 	// The probes need no admin token: orchestrators call them.
 	health.Register(adminMux, store, km)
+	adminMux.Handle("GET "+metrics.Path, m.Handler(adminToken, cfg.MetricsToken))
 	settings := httpSettingsOf(cfg)
 	return &Server{
 		log:         log,
 		keyInterval: cfg.KeyRefreshInterval,
 		store:       store,
 		keys:        km,
-		public:      settings.wrap(log, "public", publicMux),
-		admin:       settings.wrap(log, "admin", adminMux),
+		public:      settings.wrap(log, m, "public", publicMux),
+		admin:       settings.wrap(log, m, "admin", adminMux),
 		settings:    settings,
 	}, nil
+}
+
+// newMetrics returns the server's metrics, with the pool statistics of
+// the PostgreSQL store (the memory store has no pool).
+func newMetrics(km *keys.Manager, store storage.Store, log *slog.Logger) *metrics.Metrics {
+	cfg := metrics.Config{Keys: km, Logger: log}
+	if pool, ok := store.(metrics.PoolSource); ok {
+		cfg.Pool = pool
+	}
+	return metrics.New(cfg)
 }
 
 // Public returns the handler of the public (OAuth) listener.

@@ -95,6 +95,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Stat returns a snapshot of the connection pool's statistics, for the
+// metrics.
+func (s *Store) Stat() *pgxpool.Stat {
+	return s.pool.Stat()
+}
+
 // Close closes every connection of the pool.
 func (s *Store) Close() {
 	s.pool.Close()
