@@ -42,8 +42,7 @@ func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request, form
 	}
 	if !validClientID(id) {
 		// Veil's IDs are short and URL-safe; anything else cannot exist,
-		// and is refused before it reaches the database. It is not
-		// recorded either: it might be a secret sent in the wrong field.
+		// and is refused before it reaches the database.
 		p.authFailed(ctx, "", "malformed_client_id")
 		return nil, fosite.ErrInvalidClient.WithWrap(errMalformedID)
 	}
@@ -51,7 +50,9 @@ func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request, form
 	c, err := p.client(ctx, id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		p.authFailed(ctx, id, "unknown_client")
+		// An ID that names no client is not recorded: it may be a secret
+		// sent in the wrong field, as by a client that swapped the two.
+		p.authFailed(ctx, "", "unknown_client")
 		return nil, fosite.ErrInvalidClient.WithWrap(err)
 	case errors.Is(err, storage.ErrUnavailable):
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err)
@@ -75,8 +76,8 @@ func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request, form
 
 // authFailed records a failed client authentication. Anyone can cause
 // one, so it is throttled (see audit.Recorder.RecordThrottled) and a
-// success costs nothing. id is the client ID presented, empty when none
-// could be read.
+// success costs nothing. id is the client ID presented, empty when it
+// names no client.
 func (p *Provider) authFailed(ctx context.Context, id, reason string) {
 	target := ""
 	if id != "" {

@@ -136,7 +136,7 @@ func TestAuditEvents(t *testing.T) {
 			t.Fatalf("%d client.auth_failed events for 6 failures of 2 clients, want 2: %+v", len(events), events)
 		}
 		wantEvent(t, events[1], "anonymous", "client:"+cc.ID, "failure", map[string]string{"reason": "wrong_secret"})
-		wantEvent(t, events[0], "anonymous", "client:nosuchclient", "failure",
+		wantEvent(t, events[0], "anonymous", "", "failure",
 			map[string]string{"reason": "unknown_client"})
 		if line := requestLine(t, in, events[1].RequestID); line["endpoint"] != "/oauth2/token" ||
 			line["status"] != float64(http.StatusUnauthorized) {
