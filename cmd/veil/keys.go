@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/config"
 	"github.com/veil-auth/veil/internal/keys"
 	"github.com/veil-auth/veil/internal/server"
@@ -35,6 +36,9 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	}
 	defer closeStore()
 
+	// Whoever runs this command holds the database and the master key: an
+	// administrator, as the audit log records.
+	ctx = audit.WithActor(ctx, audit.ActorAdmin)
 	switch args[0] {
 	case "list":
 	case "rotate":

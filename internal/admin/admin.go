@@ -2,7 +2,13 @@
 // changing and deleting OAuth2 clients, the resource servers (APIs) that
 // tokens are issued for, and the users who sign in; rotating client
 // secrets; listing and revoking the consents users gave; and listing and
-// rotating Veil's own keys.
+// rotating Veil's own keys; and reading the audit log.
+//
+// Every change is written to the audit log (package audit) in the same
+// transaction as the change itself: if its event cannot be written, the
+// change is not made and the request fails, so that the log holds every
+// change the store does. The memory backend of development mode has no
+// transactions, so there a change can be kept without its event.
 //
 // Every route needs the admin bearer token. Bodies are JSON, read strictly:
 // an unknown member, a member given twice, a second JSON value, or a body
@@ -46,6 +52,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/password"
 	"github.com/veil-auth/veil/internal/reqlog"
 	"github.com/veil-auth/veil/internal/secret"
@@ -85,6 +92,9 @@ type Config struct {
 	// state of Veil's keys. If nil, it is Keys.Now when Keys is set, and
 	// time.Now otherwise.
 	Now func() time.Time
+	// Audit records every change. If nil, a Recorder over Store, Logger
+	// and Now.
+	Audit *audit.Recorder
 }
 
 // handler serves the admin API.
@@ -100,6 +110,7 @@ type handler struct {
 	signingAlgs []string
 	changed     func()
 	now         func() time.Time
+	audit       *audit.Recorder
 }
 
 // New returns the admin API handler, serving paths under /admin/. It panics
@@ -128,6 +139,7 @@ func New(cfg Config) http.Handler {
 	h.routeUsers(mux)
 	h.route(mux, "/admin/keys", routes{http.MethodGet: h.listKeys})
 	h.route(mux, "/admin/keys/rotate", routes{http.MethodPost: h.rotateKeys})
+	h.route(mux, "/admin/audit", routes{http.MethodGet: h.listAudit})
 	mux.Handle("/", h.serve(func(http.ResponseWriter, *http.Request) error {
 		return errNoRoute
 	}))
@@ -177,6 +189,10 @@ func newHandler(cfg Config) *handler {
 	if cfg.Token != "" {
 		sum := sha256.Sum256([]byte(cfg.Token))
 		h.tokenSum = sum[:]
+	}
+	h.audit = cfg.Audit
+	if h.audit == nil {
+		h.audit = audit.New(audit.Config{Store: h.store, Logger: h.log, Now: h.now})
 	}
 	return h
 }

@@ -80,6 +80,10 @@ func runAdminTests(t *testing.T, newStore func(*testing.T) storage.Store) {
 		{"KeyRotate", testKeyRotate},
 		{"KeyRotateFails", testKeyRotateFails},
 		{"KeyManager", testKeyManager},
+		{"AuditChanges", testAuditChanges},
+		{"AuditFilters", testAuditFilters},
+		{"AuditPages", testAuditPages},
+		{"AuditBadFilters", testAuditBadFilters},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,6 +232,8 @@ type contents struct {
 	Users                []*storage.User
 	// Consents holds each user's consents, by user ID.
 	Consents map[string][]*storage.Consent
+	// Audit is the audit log: a refused request records nothing.
+	Audit []*storage.AuditEvent
 }
 
 func (e *env) contents() contents {
@@ -237,14 +243,15 @@ func (e *env) contents() contents {
 	creds, err2 := e.store.ListClients(ctx, storage.KindResource, "", 10000)
 	resources, err3 := e.store.ListResources(ctx, "", 10000)
 	users, err4 := e.store.ListUsers(ctx, "", 10000)
-	for _, err := range []error{err1, err2, err3, err4} {
+	events, err5 := e.store.ListAuditEvents(ctx, storage.AuditFilter{Limit: 10000})
+	for _, err := range []error{err1, err2, err3, err4, err5} {
 		if err != nil {
 			e.t.Fatalf("list store contents: %v", err)
 		}
 	}
 
 	c := contents{Clients: clients, Credentials: creds, Resources: resources, Users: users,
-		Consents: make(map[string][]*storage.Consent)}
+		Consents: make(map[string][]*storage.Consent), Audit: events}
 	for _, u := range users {
 		consents, err := e.store.ListConsents(ctx, u.ID)
 		if err != nil {

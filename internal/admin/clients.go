@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/secret"
 	"github.com/veil-auth/veil/internal/storage"
 )
@@ -70,7 +71,12 @@ func (h *handler) createClient(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	// A resource deleted since checkClient looked makes the store refuse.
-	if err := h.store.CreateClient(r.Context(), c); err != nil {
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.ClientCreate, Target: audit.Client(c.ID),
+		Details: map[string]string{"token_endpoint_auth_method": c.TokenEndpointAuthMethod}}
+	err = h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.CreateClient(ctx, c)
+	})
+	if err != nil {
 		return notFound(err, errResourceGone)
 	}
 
@@ -128,7 +134,10 @@ func (h *handler) updateClient(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	c.ID, c.Kind = old.ID, old.Kind
-	err = h.store.UpdateClient(r.Context(), c)
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.ClientUpdate, Target: audit.Client(c.ID)}
+	err = h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.UpdateClient(ctx, c)
+	})
 	if errors.Is(err, storage.ErrNotFound) {
 		// Either the client or one of its resources went away meanwhile.
 		if _, err := h.findClient(r.Context(), c.ID); err != nil {
@@ -150,7 +159,11 @@ func (h *handler) deleteClient(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.DeleteClient(r.Context(), c.ID); err != nil {
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.ClientDelete, Target: audit.Client(c.ID)}
+	err = h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.DeleteClient(ctx, c.ID)
+	})
+	if err != nil {
 		return notFound(err, errClientNotFound)
 	}
 
@@ -174,7 +187,11 @@ func (h *handler) rotateClientSecret(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := h.store.SetClientSecret(r.Context(), c.ID, hash); err != nil {
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.ClientRotateSecret, Target: audit.Client(c.ID)}
+	err = h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.SetClientSecret(ctx, c.ID, hash)
+	})
+	if err != nil {
 		return notFound(err, errClientNotFound)
 	}
 

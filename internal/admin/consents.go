@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/storage"
 )
 
@@ -92,11 +93,36 @@ func (h *handler) deleteConsent(w http.ResponseWriter, r *http.Request) error {
 	if !validID(id) {
 		return errConsentNotFound
 	}
-	if err := h.store.DeleteConsent(r.Context(), u.ID, id); err != nil {
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.ConsentRevoke, Target: audit.User(u.ID),
+		Details: map[string]string{"consent_id": id}}
+	if err := h.describeConsent(r.Context(), u.ID, id, e.Details); err != nil {
+		return err
+	}
+	err = h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.DeleteConsent(ctx, u.ID, id)
+	})
+	if err != nil {
 		return notFound(err, errConsentNotFound)
 	}
 
 	h.log.InfoContext(r.Context(), "consent revoked", "user_id", u.ID, "consent_id", id)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// describeConsent adds the client and resource of a user's consent to
+// the details of its audit event, so the event says what was revoked
+// after the consent is gone. A consent not found adds nothing: deleting
+// it answers 404.
+func (h *handler) describeConsent(ctx context.Context, userID, id string, details map[string]string) error {
+	consents, err := h.store.ListConsents(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, c := range consents {
+		if c.ID == id {
+			details["client_id"], details["resource"] = c.ClientID, c.Resource
+		}
+	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 )
 
@@ -25,6 +26,7 @@ const (
 	pageResources byte = 'r'
 	pageClients   byte = 'c'
 	pageUsers     byte = 'u'
+	pageAudit     byte = 'a'
 )
 
 var errPageToken = invalidRequest("page_token is not valid")
@@ -75,19 +77,34 @@ type page struct {
 // readPage reads the limit and page_token query parameters of a listing.
 // It accepts no other parameter and neither of them twice.
 func (h *handler) readPage(r *http.Request, kind byte) (page, error) {
+	q, err := readQuery(r, "limit", "page_token")
+	if err != nil {
+		return page{}, err
+	}
+	return h.pageOf(q, kind)
+}
+
+// readQuery parses a request's query string. It accepts only the
+// parameters named, each at most once.
+func readQuery(r *http.Request, names ...string) (url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return page{}, invalidRequest("query string is malformed")
+		return nil, invalidRequest("query string is malformed")
 	}
 	for name, values := range q {
-		if name != "limit" && name != "page_token" {
-			return page{}, invalidRequest("unknown query parameter")
+		if !slices.Contains(names, name) {
+			return nil, invalidRequest("unknown query parameter")
 		}
 		if len(values) > 1 {
-			return page{}, invalidRequest("query parameter given more than once")
+			return nil, invalidRequest("query parameter given more than once")
 		}
 	}
+	return q, nil
+}
 
+// pageOf reads the page a listing's query parameters ask for.
+func (h *handler) pageOf(q url.Values, kind byte) (page, error) {
+	var err error
 	p := page{limit: defaultLimit}
 	if s, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(s[0])

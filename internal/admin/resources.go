@@ -6,8 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/secret"
 	"github.com/veil-auth/veil/internal/storage"
 )
@@ -158,7 +160,11 @@ func (h *handler) createResource(w http.ResponseWriter, r *http.Request) error {
 		TokenEndpointAuthMethod: methodBasic,
 	}
 	res.ID = secret.NewID()
-	err = h.store.CreateResource(r.Context(), res, creds)
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.ResourceCreate, Target: audit.Resource(res.ID),
+		Details: map[string]string{"identifier": res.Identifier, "client_id": creds.ID}}
+	err = h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.CreateResource(ctx, res, creds)
+	})
 	if errors.Is(err, storage.ErrConflict) {
 		return errIdentifierTaken
 	}
@@ -237,7 +243,17 @@ func (h *handler) updateResource(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	res.ID = old.ID
-	err = h.store.UpdateResource(r.Context(), res)
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.ResourceUpdate, Target: audit.Resource(res.ID),
+		Details: map[string]string{
+			"identifier":      res.Identifier,
+			"encryption_keys": strconv.Itoa(len(res.EncryptionKeys)),
+		}}
+	if res.Identifier != old.Identifier {
+		e.Details["previous_identifier"] = old.Identifier
+	}
+	err = h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.UpdateResource(ctx, res)
+	})
 	if errors.Is(err, storage.ErrConflict) {
 		return errIdentifierTaken
 	}
@@ -260,7 +276,11 @@ func (h *handler) deleteResource(w http.ResponseWriter, r *http.Request) error {
 	if !validID(id) {
 		return errResourceNotFound
 	}
-	if err := h.store.DeleteResource(r.Context(), id); err != nil {
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.ResourceDelete, Target: audit.Resource(id)}
+	err := h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.DeleteResource(ctx, id)
+	})
+	if err != nil {
 		return notFound(err, errResourceNotFound)
 	}
 
@@ -286,7 +306,14 @@ func (h *handler) rotateResourceSecret(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	if err := h.store.SetClientSecret(r.Context(), res.ClientID, hash); err != nil {
+	// The credentials are a client of their own, so the rotation is the
+	// same action as a client's.
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.ClientRotateSecret,
+		Target: audit.Client(res.ClientID), Details: map[string]string{"resource_id": res.ID}}
+	err = h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.SetClientSecret(ctx, res.ClientID, hash)
+	})
+	if err != nil {
 		return notFound(err, errResourceNotFound)
 	}
 

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/password"
 	"github.com/veil-auth/veil/internal/secret"
 	"github.com/veil-auth/veil/internal/storage"
@@ -110,7 +112,11 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	u := &storage.User{
 		ID: secret.NewID(), Username: req.Username, Email: req.Email, PasswordHash: hash,
 	}
-	err = h.store.CreateUser(r.Context(), u)
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.UserCreate, Target: audit.User(u.ID),
+		Details: map[string]string{"username": u.Username}}
+	err = h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.CreateUser(ctx, u)
+	})
 	if errors.Is(err, storage.ErrConflict) {
 		return errUsernameTaken
 	}
@@ -178,7 +184,16 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if err := h.saveUser(r.Context(), &u); err != nil {
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.UserUpdate, Target: audit.User(u.ID),
+		Details: map[string]string{
+			"username":         u.Username,
+			"disabled":         strconv.FormatBool(u.Disabled),
+			"password_changed": strconv.FormatBool(req.Password != nil),
+		}}
+	err = h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.saveUser(ctx, &u)
+	})
+	if err != nil {
 		return err
 	}
 
@@ -191,9 +206,9 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 // setDisabled returns the handler of POST /admin/users/{id}/disable or
 // /enable. A user already in the state asked for is left alone.
 func (h *handler) setDisabled(disabled bool) func(http.ResponseWriter, *http.Request) error {
-	msg := "user enabled"
+	msg, action := "user enabled", audit.UserEnable
 	if disabled {
-		msg = "user disabled"
+		msg, action = "user disabled", audit.UserDisable
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		u, err := h.findUser(r.Context(), r.PathValue("id"))
@@ -202,7 +217,11 @@ func (h *handler) setDisabled(disabled bool) func(http.ResponseWriter, *http.Req
 		}
 		if u.Disabled != disabled {
 			u.Disabled, u.PasswordHash = disabled, ""
-			if err := h.saveUser(r.Context(), u); err != nil {
+			e := audit.Event{Actor: audit.ActorAdmin, Action: action, Target: audit.User(u.ID)}
+			err := h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+				return h.saveUser(ctx, u)
+			})
+			if err != nil {
 				return err
 			}
 			h.log.InfoContext(r.Context(), msg, "user_id", u.ID)
@@ -217,7 +236,11 @@ func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if !validID(id) {
 		return errUserNotFound
 	}
-	if err := h.store.DeleteUser(r.Context(), id); err != nil {
+	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.UserDelete, Target: audit.User(id)}
+	err := h.audit.Change(r.Context(), e, func(ctx context.Context) error {
+		return h.store.DeleteUser(ctx, id)
+	})
+	if err != nil {
 		return notFound(err, errUserNotFound)
 	}
 

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/password"
 	"github.com/veil-auth/veil/internal/provider"
 	"github.com/veil-auth/veil/internal/storage"
@@ -55,6 +56,9 @@ type Config struct {
 	Throttle Throttle
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Audit records failed sign-ins and consents given and withdrawn.
+	// Default a Recorder over Store, Logger and Now.
+	Audit *audit.Recorder
 }
 
 // Throttle bounds failed sign-ins. Once a limit is reached within Window,
@@ -104,6 +108,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.New(audit.Config{Store: cfg.Store, Logger: cfg.Logger, Now: cfg.Now})
 	}
 
 	pages, err := parsePages()

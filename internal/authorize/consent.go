@@ -3,7 +3,10 @@ package authorize
 import (
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/provider"
 	"github.com/veil-auth/veil/internal/storage"
 )
@@ -90,6 +93,10 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.log.Info("consent denied", "client_id", a.Client.ID, "user_id", user.ID)
+		h.cfg.Audit.Record(ctx, audit.Event{Actor: audit.User(user.ID), Action: audit.ConsentRevoke,
+			Target: audit.User(user.ID), Details: map[string]string{
+				"client_id": a.Client.ID, "resource": a.Resource.Identifier, "decision": "deny",
+			}})
 		seeOther(w, h.p.AuthorizeErrorRedirect(ctx, a, provider.ErrAccessDenied))
 		return
 	}
@@ -103,6 +110,11 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("consent granted", "client_id", a.Client.ID, "user_id", user.ID, "consent_id", c.ID, "remember", c.Remember)
+	h.cfg.Audit.Record(ctx, audit.Event{Actor: audit.User(user.ID), Action: audit.ConsentGrant,
+		Target: audit.User(user.ID), Details: map[string]string{
+			"consent_id": c.ID, "client_id": a.Client.ID, "resource": a.Resource.Identifier,
+			"scopes": strings.Join(a.Scopes, " "), "remember": strconv.FormatBool(c.Remember),
+		}})
 	h.approve(w, ctx, a, user.ID, c.ID)
 }
 

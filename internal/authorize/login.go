@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/clientip"
 	"github.com/veil-auth/veil/internal/password"
 	"github.com/veil-auth/veil/internal/storage"
@@ -100,16 +101,22 @@ var (
 // checked, in one atomic storage step, and forgiven only if it succeeds:
 // counting after the check would let parallel guesses all pass the limit
 // before any of them was recorded.
+//
+// Every failure is recorded in the audit log, throttled, with its reason,
+// naming the user only if the username is one: a username that is not may
+// be a password typed in the wrong field, and is never recorded.
 func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) (*storage.User, error) {
 	if !storage.ValidText(username) || len(username) > 256 {
 		// No such user can exist; answer as for any unknown one.
 		password.VerifyDummy(pw, h.cfg.Password)
+		h.loginFailed(ctx, nil, "unknown_user")
 		return nil, errBadCredentials
 	}
 	accountKey := "account:" + strings.ToLower(username)
 	addrKey := "address:" + addr
 	if h.throttled(ctx, addrKey, h.cfg.Throttle.PerAddress) {
 		h.log.Info("login throttled", "remote_addr", addr)
+		h.loginFailed(ctx, nil, "throttled")
 		return nil, errThrottled
 	}
 	n, err := h.store.RecordLoginFailure(ctx, accountKey, h.cfg.Now(), h.cfg.Throttle.Window)
@@ -118,6 +125,7 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) 
 	}
 	if n > h.cfg.Throttle.PerAccount {
 		h.log.Info("login throttled", "remote_addr", addr)
+		h.loginFailed(ctx, nil, "throttled")
 		return nil, errThrottled
 	}
 
@@ -146,6 +154,7 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) 
 			return nil, err
 		}
 		h.log.Info("login failed", "remote_addr", addr)
+		h.loginFailed(ctx, u, failureReason(u, ok))
 		return nil, errBadCredentials
 	}
 
@@ -154,6 +163,31 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) 
 	}
 	h.rehash(ctx, u, pw)
 	return u, nil
+}
+
+// loginFailed records a failed sign-in for u, nil if the username named
+// no user. Anyone can cause one, so it is throttled (see
+// audit.Recorder.RecordThrottled).
+func (h *Handler) loginFailed(ctx context.Context, u *storage.User, reason string) {
+	target := ""
+	if u != nil {
+		target = audit.User(u.ID)
+	}
+	h.cfg.Audit.RecordThrottled(ctx, audit.Event{Actor: audit.ActorAnonymous,
+		Action: audit.LoginFailed, Target: target, Outcome: audit.Failure,
+		Details: map[string]string{"reason": reason}})
+}
+
+// failureReason tells why a sign-in as u (nil for an unknown username)
+// failed, given whether the password matched.
+func failureReason(u *storage.User, passwordOK bool) string {
+	switch {
+	case u == nil:
+		return "unknown_user"
+	case !passwordOK:
+		return "wrong_password"
+	}
+	return "disabled"
 }
 
 func (h *Handler) throttled(ctx context.Context, key string, limit int) bool {

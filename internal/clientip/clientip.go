@@ -141,8 +141,15 @@ func Middleware(trusted []netip.Prefix, next http.Handler) http.Handler {
 // the middleware it is the host part of r.RemoteAddr, as if no proxy were
 // trusted.
 func FromRequest(r *http.Request) string {
-	if addr, ok := r.Context().Value(key{}).(string); ok {
+	if addr := FromContext(r.Context()); addr != "" {
 		return addr
 	}
 	return Resolve(r.RemoteAddr, nil, nil)
+}
+
+// FromContext returns the client address Middleware found for the request
+// ctx belongs to, or "" if ctx did not pass through it.
+func FromContext(ctx context.Context) string {
+	addr, _ := ctx.Value(key{}).(string)
+	return addr
 }

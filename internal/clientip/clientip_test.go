@@ -93,20 +93,27 @@ func TestResolve(t *testing.T) {
 
 func TestMiddleware(t *testing.T) {
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	var got string
-	record := func(w http.ResponseWriter, r *http.Request) { got = clientip.FromRequest(r) }
+	var got, fromCtx string
+	record := func(w http.ResponseWriter, r *http.Request) {
+		got, fromCtx = clientip.FromRequest(r), clientip.FromContext(r.Context())
+	}
 	h := clientip.Middleware(trusted, http.HandlerFunc(record))
 
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.RemoteAddr = "10.0.0.1:5000"
 	r.Header.Add("X-Forwarded-For", "203.0.113.9")
 	h.ServeHTTP(httptest.NewRecorder(), r)
-	if got != "203.0.113.9" {
-		t.Errorf("FromRequest() behind the middleware = %q, want 203.0.113.9", got)
+	if got != "203.0.113.9" || fromCtx != got {
+		t.Errorf("FromRequest(), FromContext() behind the middleware = %q, %q, want 203.0.113.9 twice",
+			got, fromCtx)
 	}
 
-	// Without the middleware, the header counts for nothing.
+	// Without the middleware, the header counts for nothing, and the
+	// context knows no address.
 	if got := clientip.FromRequest(r); got != "10.0.0.1" {
 		t.Errorf("FromRequest() without the middleware = %q, want 10.0.0.1", got)
+	}
+	if got := clientip.FromContext(r.Context()); got != "" {
+		t.Errorf("FromContext() without the middleware = %q, want empty", got)
 	}
 }

@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/storage"
 )
 
@@ -23,6 +27,7 @@ type Manager struct {
 	policy Policy
 	now    func() time.Time
 	log    *slog.Logger
+	audit  *audit.Recorder
 
 	current atomic.Pointer[Set]
 	mu      sync.Mutex // serialises installs
@@ -31,6 +36,9 @@ type Manager struct {
 
 // NewManager returns a Manager over store. now is the clock used to date
 // and activate keys; nil means time.Now. log may be nil.
+//
+// Rotations and rewraps are recorded in store's audit log, by the actor
+// the context names (see audit.WithActor), or audit.ActorSystem.
 func NewManager(store storage.Store, sealer *Sealer, policy Policy, now func() time.Time, log *slog.Logger) *Manager {
 	if now == nil {
 		now = time.Now
@@ -38,7 +46,8 @@ func NewManager(store storage.Store, sealer *Sealer, policy Policy, now func() t
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{store: store, sealer: sealer, policy: policy.withDefaults(), now: now, log: log}
+	return &Manager{store: store, sealer: sealer, policy: policy.withDefaults(), now: now, log: log,
+		audit: audit.New(audit.Config{Store: store, Logger: log, Now: now})}
 }
 
 // Init makes sure the keys exist (the first ones created exactly once
@@ -75,7 +84,31 @@ func (m *Manager) Rotate(ctx context.Context, force bool) error {
 	for _, id := range planned.Delete {
 		m.log.Info("retired signing key removed", "kid", id)
 	}
+	// A step that changed nothing is not an event, unless someone asked
+	// for it: every replica runs one every few seconds.
+	if force || !planned.Empty() {
+		m.recordRotation(ctx, planned, force)
+	}
 	return m.install(stored)
+}
+
+// recordRotation writes the audit event of a rotation step. It names the
+// keys by ID only.
+func (m *Manager) recordRotation(ctx context.Context, ch *storage.KeyChanges, force bool) {
+	added := make([]string, 0, len(ch.Add))
+	for _, k := range ch.Add {
+		added = append(added, k.ID)
+	}
+	details := map[string]string{"forced": strconv.FormatBool(force)}
+	for name, ids := range map[string][]string{
+		"added": added, "retired": slices.Collect(maps.Keys(ch.Retire)), "deleted": ch.Delete,
+	} {
+		if len(ids) > 0 {
+			details[name] = strings.Join(slices.Sorted(slices.Values(ids)), " ")
+		}
+	}
+	m.audit.Record(ctx, audit.Event{Actor: audit.ActorFrom(ctx, audit.ActorSystem),
+		Action: audit.KeyRotate, Target: audit.TargetKeys, Details: details})
 }
 
 // Rewrap seals every stored key under the primary master key, so the
@@ -92,6 +125,9 @@ func (m *Manager) Rewrap(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("rewrap keys: %w", err)
 	}
+	m.audit.Record(ctx, audit.Event{Actor: audit.ActorFrom(ctx, audit.ActorSystem),
+		Action: audit.KeyRewrap, Target: audit.TargetKeys,
+		Details: map[string]string{"resealed": strconv.Itoa(n)}})
 	return n, m.install(stored)
 }
 

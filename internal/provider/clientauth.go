@@ -9,6 +9,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/reqlog"
 	"github.com/veil-auth/veil/internal/storage"
 )
@@ -29,21 +30,29 @@ const (
 // Every failure to authenticate is the same invalid_client error, whether the
 // client is unknown, the secret wrong or the method not the registered one,
 // so the answer tells an attacker nothing about which client IDs exist.
-// The authenticated client is recorded in the request's log line.
+// The authenticated client is recorded in the request's log line; a
+// failure is recorded in the audit log, throttled, with its reason.
 func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 	id, secret, method, err := clientCredentials(r, form)
 	if err != nil {
+		if errors.Is(err, fosite.ErrInvalidClient) {
+			p.authFailed(ctx, "", "malformed_credentials")
+		}
 		return nil, err
 	}
 	if !validClientID(id) {
 		// Veil's IDs are short and URL-safe; anything else cannot exist,
 		// and is refused before it reaches the database.
+		p.authFailed(ctx, "", "malformed_client_id")
 		return nil, fosite.ErrInvalidClient.WithWrap(errMalformedID)
 	}
 
 	c, err := p.client(ctx, id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
+		// An ID that names no client is not recorded: it may be a secret
+		// sent in the wrong field, as by a client that swapped the two.
+		p.authFailed(ctx, "", "unknown_client")
 		return nil, fosite.ErrInvalidClient.WithWrap(err)
 	case errors.Is(err, storage.ErrUnavailable):
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err)
@@ -52,15 +61,40 @@ func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request, form
 	}
 
 	if c.TokenEndpointAuthMethod != method {
+		p.authFailed(ctx, id, "wrong_method")
 		return nil, fosite.ErrInvalidClient.WithWrap(errMethodMismatch)
 	}
 	if method != AuthNone {
 		if err := p.hasher.Compare(ctx, c.SecretHash, []byte(secret)); err != nil {
+			p.authFailed(ctx, id, "wrong_secret")
 			return nil, fosite.ErrInvalidClient.WithWrap(err)
 		}
 	}
 	reqlog.SetClient(ctx, c.ID)
 	return Client{c}, nil
+}
+
+// authFailed records a failed client authentication. Anyone can cause
+// one, so it is throttled (see audit.Recorder.RecordThrottled) and a
+// success costs nothing. id is the client ID presented, empty when it
+// names no client.
+func (p *Provider) authFailed(ctx context.Context, id, reason string) {
+	target := ""
+	if id != "" {
+		target = audit.Client(id)
+	}
+	p.audit.RecordThrottled(ctx, audit.Event{Actor: audit.ActorAnonymous,
+		Action: audit.ClientAuthFailed, Target: target, Outcome: audit.Failure,
+		Details: map[string]string{"reason": reason}})
+}
+
+// requester names, for the audit log, the client that authenticated in
+// the request ctx belongs to.
+func requester(ctx context.Context) string {
+	if id := reqlog.Client(ctx); id != "" {
+		return audit.Client(id)
+	}
+	return audit.ActorAnonymous
 }
 
 // validClientID reports whether id could be a client ID: 1 to 128

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/storage"
 )
 
@@ -66,6 +67,9 @@ func (s fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string, s
 	}
 	if c.Used {
 		s.p.log().Info("authorization code replayed; revoking its tokens", "client_id", c.ClientID)
+		s.p.audit.Record(ctx, audit.Event{Actor: requester(ctx), Action: audit.CodeReplay,
+			Target: audit.Grant(c.RequestID), Outcome: audit.Failure,
+			Details: map[string]string{"client_id": c.ClientID, "user_id": c.UserID}})
 		return req, fosite.ErrInvalidatedAuthorizeCode
 	}
 	return req, nil

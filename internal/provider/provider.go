@@ -19,6 +19,7 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	enigma "github.com/ory/fosite/token/hmac"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/keys"
 	"github.com/veil-auth/veil/internal/secret"
 	"github.com/veil-auth/veil/internal/storage"
@@ -50,6 +51,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the provider's log lines. Default slog.Default().
 	Logger *slog.Logger
+	// Audit records failed client authentications, replayed codes,
+	// reused refresh tokens and revocations. Default a Recorder over the
+	// store, Logger and Now.
+	Audit *audit.Recorder
 }
 
 // Provider runs the OAuth2 flows.
@@ -61,6 +66,7 @@ type Provider struct {
 	hasher *secret.Hasher
 	now    func() time.Time
 	logger *slog.Logger
+	audit  *audit.Recorder
 	// encrypters caches encrypters to resource servers' keys.
 	encrypters encrypters
 	// catalog caches client and resource records.
@@ -88,6 +94,9 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.New(audit.Config{Store: store, Logger: cfg.Logger, Now: cfg.Now})
+	}
 	set := km.Current()
 	if set == nil {
 		return nil, fmt.Errorf("provider: keys not loaded")
@@ -97,7 +106,7 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 		return nil, fmt.Errorf("create secret hasher: %w", err)
 	}
 	p := &Provider{cfg: cfg, store: store, keys: km, hasher: hasher, now: cfg.Now, logger: cfg.Logger,
-		catalog: newCatalog(cfg.CatalogTTL, cfg.Now)}
+		catalog: newCatalog(cfg.CatalogTTL, cfg.Now), audit: cfg.Audit}
 
 	fc := &fosite.Config{
 		AccessTokenLifespan:   cfg.AccessTokenLifespan,
@@ -145,7 +154,7 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 		Config:       fc,
 	})
 	fc.RevocationHandlers.Append(&oauth2.TokenRevocationHandler{
-		TokenRevocationStorage: fs,
+		TokenRevocationStorage: revocationStore{fs},
 		AccessTokenStrategy:    at,
 		RefreshTokenStrategy:   opaque,
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/storage"
 )
 
@@ -39,19 +40,33 @@ func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, a
 // fosite.ErrInactiveToken: fosite then treats the request as reuse and
 // revokes the whole family (RFC 9700 §4.14.2).
 func (s fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	req, rt, err := s.refreshSession(ctx, signature, sess)
+	if errors.Is(err, fosite.ErrInactiveToken) {
+		s.p.log().Info("refresh token reused; revoking its family", "client_id", rt.ClientID)
+		s.p.audit.Record(ctx, audit.Event{Actor: requester(ctx), Action: audit.RefreshTokenReuse,
+			Target: audit.Grant(rt.RequestID), Outcome: audit.Failure,
+			Details: map[string]string{"client_id": rt.ClientID, "user_id": rt.UserID}})
+	}
+	return req, err
+}
+
+// refreshSession returns a refresh token's request and record; for an
+// inactive token, both with fosite.ErrInactiveToken.
+func (s fositeStore) refreshSession(
+	ctx context.Context, signature string, sess fosite.Session,
+) (fosite.Requester, *storage.RefreshToken, error) {
 	rt, err := s.p.store.RefreshToken(ctx, signature)
 	if err != nil {
-		return nil, fositeError(err)
+		return nil, nil, fositeError(err)
 	}
 	req, err := s.decodeRequest(ctx, rt.Request, sess)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !rt.Active {
-		s.p.log().Info("refresh token reused; revoking its family", "client_id", rt.ClientID)
-		return req, fosite.ErrInactiveToken
+		return req, rt, fosite.ErrInactiveToken
 	}
-	return req, nil
+	return req, rt, nil
 }
 
 // DeleteRefreshTokenSession deactivates one refresh token; Veil keeps the

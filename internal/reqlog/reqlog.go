@@ -1,12 +1,18 @@
 // Package reqlog writes one log line per HTTP request with its outcome:
-// endpoint, status, duration, the client's address (as package clientip
-// found it) and, once a handler has identified it, the client_id and the
-// OAuth error code. It never logs request bodies, headers, query strings or
-// anything else that could hold a secret.
+// a request ID, endpoint, status, duration, the client's address (as
+// package clientip found it) and, once a handler has identified it, the
+// client_id and the OAuth error code. It never logs request bodies,
+// headers, query strings or anything else that could hold a secret.
+//
+// The request ID is random, assigned here, and available to handlers (see
+// ID) so that other records of the request, such as its audit events, can
+// name it.
 package reqlog
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"time"
@@ -18,8 +24,27 @@ type key struct{}
 
 // info is what handlers add to a request's log line.
 type info struct {
+	id        string
 	clientID  string
 	errorCode string
+}
+
+// ID returns the ID Middleware gave the request ctx belongs to, or "" for
+// a context outside one.
+func ID(ctx context.Context) string {
+	if in, ok := ctx.Value(key{}).(*info); ok {
+		return in.id
+	}
+	return ""
+}
+
+// Client returns the client SetClient recorded for the request ctx
+// belongs to, or "" if none was.
+func Client(ctx context.Context) string {
+	if in, ok := ctx.Value(key{}).(*info); ok {
+		return in.clientID
+	}
+	return ""
 }
 
 // SetClient records the client a request was made by.
@@ -52,12 +77,13 @@ func ErrorCode(ctx context.Context) string {
 func Middleware(log *slog.Logger, listener string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		in := &info{}
+		in := &info{id: newID()}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), key{}, in)))
 
 		attrs := []slog.Attr{
 			slog.String("listener", listener),
+			slog.String("request_id", in.id),
 			slog.String("method", r.Method),
 			slog.String("endpoint", r.URL.Path),
 			slog.Int("status", rec.status),
@@ -72,6 +98,14 @@ func Middleware(log *slog.Logger, listener string, next http.Handler) http.Handl
 		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
+}
+
+// newID returns a random request ID: 96 bits, so IDs drawn by every
+// replica over years do not collide.
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 type statusRecorder struct {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/pgtest"
 )
 
@@ -58,7 +60,8 @@ func needles(value string) []string {
 // secrets everywhere. It collects every token, code, refresh token, PKCE
 // verifier, client secret, password, cookie, CSRF token, the admin token
 // and the master key it handled, right or wrong, and fails if any of them
-// is in the log, in any of the spellings needles lists.
+// is in the log or in the audit log (as GET /admin/audit lists it), in
+// any of the spellings needles lists.
 //
 // The harness adds a lighter check to every test (startVeilWith): no log
 // may hold the admin token or the master key.
@@ -108,6 +111,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		"grant_type": {"client_credentials"}, "client_id": {post.ID}, "client_secret": {wrong},
 	})
 	in.introspect(credentials{rs.ID, wrong}, "x")
+	// A client that swapped its ID and secret.
+	in.post("/oauth2/token", cc.Secret, cc.ID, url.Values{"grant_type": {"client_credentials"}})
 	req, _ := http.NewRequest(http.MethodGet, in.adminURL+"/admin/clients", nil)
 	req.Header.Set("Authorization", "Bearer "+wrong)
 	do(t, req)
@@ -204,6 +209,16 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		"token": {s.names["rotated refresh token"]}, "token_type_hint": {"refresh_token"},
 	})
 
+	// The audit log, as the admin API lists it, is checked like the log.
+	events := in.auditEvents("")
+	listing, err := json.Marshal(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) >= 200 {
+		t.Fatalf("%d audit events fill the page read; the check would miss some", len(events))
+	}
+
 	in.stop()
 	logs := in.logs.String()
 	for _, want := range []string{
@@ -213,10 +228,23 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			t.Fatalf("log lacks %s; the test would prove nothing:\n%s", want, logs)
 		}
 	}
+	for _, action := range []string{audit.ClientRotateSecret, audit.UserUpdate,
+		audit.ClientAuthFailed, audit.LoginFailed, audit.ConsentGrant, audit.CodeReplay,
+		audit.RefreshTokenReuse, audit.TokenRevoke} {
+		if !strings.Contains(string(listing), `"action":"`+action+`"`) {
+			t.Fatalf("audit log lacks %s; the test would prove nothing:\n%s", action, listing)
+		}
+	}
 	for name, value := range s.names {
 		for i, n := range needles(value) {
 			if strings.Contains(logs, n) {
 				t.Errorf("log holds the %s (spelling %d of needles)", name, i)
+				break
+			}
+		}
+		for i, n := range needles(value) {
+			if strings.Contains(string(listing), n) {
+				t.Errorf("audit log holds the %s (spelling %d of needles)", name, i)
 				break
 			}
 		}

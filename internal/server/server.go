@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/veil-auth/veil/internal/admin"
+	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/authorize"
 	"github.com/veil-auth/veil/internal/config"
 	"github.com/veil-auth/veil/internal/endpoint"
@@ -128,6 +129,9 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 		return nil, err
 	}
 
+	// One Recorder for the public and admin sides, so that its throttling
+	// of failed authentications counts each key once.
+	rec := audit.New(audit.Config{Store: store, Logger: log})
 	p, err := provider.New(provider.Config{
 		Issuer:                cfg.Issuer,
 		AccessTokenLifespan:   cfg.AccessTokenLifespan,
@@ -135,6 +139,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
 		CatalogTTL:            catalogTTL(cfg.ClientCacheTTL),
 		Logger:                log,
+		Audit:                 rec,
 	}, store, km)
 	if err != nil {
 		return nil, err
@@ -146,7 +151,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 		return nil, err
 	}
 	pages, err := authorize.New(authorize.Config{
-		Provider: p, Store: store, Logger: log,
+		Provider: p, Store: store, Logger: log, Audit: rec,
 		SecureCookies: cfg.SecureCookies(), SessionLifetime: cfg.SessionLifetime,
 	})
 	if err != nil {
@@ -160,7 +165,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/", admin.New(admin.Config{
 		Store: store, Hasher: p.Hasher(), Token: adminToken, Logger: log,
-		Keys: km, SigningAlgorithms: cfg.SigningAlgorithms, Changed: p.Forget,
+		Keys: km, SigningAlgorithms: cfg.SigningAlgorithms, Changed: p.Forget, Audit: rec,
 	}))
 	// The probes need no admin token: orchestrators call them.
 	health.Register(adminMux, store, km)

@@ -232,8 +232,8 @@ type AccessToken struct {
 //   - every other method takes it for a key that no stored item has, since
 //     none could have been stored: a lookup returns ErrNotFound, a delete,
 //     use or deactivation returns ErrNotFound, a revocation, clearing or
-//     ForgetConsent does nothing, LoginFailures counts 0 and ListConsents
-//     lists nothing.
+//     ForgetConsent does nothing, LoginFailures counts 0, and
+//     ListConsents and ListAuditEvents list nothing.
 type Store interface {
 	// CreateClient stores a new client. ErrConflict if the ID is taken or
 	// c.Resources lists an identifier twice; ErrNotFound if one of
@@ -338,6 +338,7 @@ type Store interface {
 	Users
 	Browsers
 	Grants
+	Audit
 
 	// BeginTx starts a transaction and returns a context carrying it; every
 	// Store method called with that context runs inside it, until Commit

@@ -45,6 +45,10 @@ type Store struct {
 	consents map[string]*storage.Consent
 	codes    map[string]*storage.Code
 	refresh  map[string]*storage.RefreshToken
+
+	// audit holds the audit log in the order written; an event's ID is
+	// its index plus one.
+	audit []*storage.AuditEvent
 }
 
 var _ storage.Store = (*Store)(nil)

@@ -80,6 +80,10 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"DeactivateRefreshTokenConcurrent", testDeactivateRefreshTokenConcurrent},
 		{"RevokeRefreshTokens", testRevokeRefreshTokens},
 		{"GrantAliasing", testGrantAliasing},
+		{"CreateAuditEvent", testCreateAuditEvent},
+		{"ListAuditEvents", testListAuditEvents},
+		{"AuditEventInvalid", testAuditEventInvalid},
+		{"AuditEventAliasing", testAuditEventAliasing},
 		{"InvalidText", testInvalidText},
 		{"Ping", testPing},
 	}
