@@ -12,6 +12,7 @@ require (
 	github.com/ory/fosite v0.49.0
 	golang.org/x/crypto v0.59.0
 	golang.org/x/oauth2 v0.38.0
+	golang.org/x/time v0.16.0
 )
 
 require (

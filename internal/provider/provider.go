@@ -21,6 +21,7 @@ import (
 	enigma "github.com/ory/fosite/token/hmac"
 
 	"github.com/veil-auth/veil/internal/keys"
+	"github.com/veil-auth/veil/internal/ratelimit"
 	"github.com/veil-auth/veil/internal/secret"
 	"github.com/veil-auth/veil/internal/storage"
 )
@@ -45,6 +46,13 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the provider's log lines. Default slog.Default().
 	Logger *slog.Logger
+	// ClientRateLimit bounds the token requests of each client, counted
+	// once it has authenticated. The zero Limit turns it off.
+	ClientRateLimit ratelimit.Limit
+	// AuthFailureRateLimit bounds the failed client authentications at
+	// the token endpoint from each client address. The zero Limit turns
+	// it off.
+	AuthFailureRateLimit ratelimit.Limit
 }
 
 // Provider runs the OAuth2 flows.
@@ -58,6 +66,10 @@ type Provider struct {
 	logger *slog.Logger
 	// encrypters caches encrypters to resource servers' keys.
 	encrypters encrypters
+	// clientTokens and authFailures are the token endpoint's rate limits
+	// (see limitedAuthentication); nil when off.
+	clientTokens *ratelimit.Set
+	authFailures *ratelimit.Set
 }
 
 // New composes fosite with Veil's parts. The key manager must be
@@ -86,7 +98,11 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create secret hasher: %w", err)
 	}
-	p := &Provider{cfg: cfg, store: store, keys: km, hasher: hasher, now: cfg.Now, logger: cfg.Logger}
+	p := &Provider{
+		cfg: cfg, store: store, keys: km, hasher: hasher, now: cfg.Now, logger: cfg.Logger,
+		clientTokens: ratelimit.New(cfg.ClientRateLimit, cfg.Now),
+		authFailures: ratelimit.New(cfg.AuthFailureRateLimit, cfg.Now),
+	}
 
 	fc := &fosite.Config{
 		AccessTokenLifespan:   cfg.AccessTokenLifespan,
@@ -102,7 +118,7 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 		ScopeStrategy:                fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:     fosite.ExactAudienceMatchingStrategy,
 		ClientSecretsHasher:          hasher,
-		ClientAuthenticationStrategy: p.AuthenticateClient,
+		ClientAuthenticationStrategy: p.limitedAuthentication,
 		SendDebugMessagesToClients:   false,
 		GlobalSecret:                 derive(set.HashKey(), "fosite hmac strategy"),
 	}

@@ -133,6 +133,8 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
 		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
 		Logger:                log,
+		ClientRateLimit:       cfg.TokenClientRateLimit,
+		AuthFailureRateLimit:  cfg.TokenFailureRateLimit,
 	}, store, km)
 	if err != nil {
 		return nil, err
@@ -144,6 +146,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	pages, err := authorize.New(authorize.Config{
 		Provider: p, Store: store, Logger: log,
 		SecureCookies: cfg.SecureCookies(), SessionLifetime: cfg.SessionLifetime,
+		AddressRateLimit: cfg.LoginAddressRateLimit, AccountRateLimit: cfg.LoginAccountRateLimit,
 	})
 	if err != nil {
 		return nil, err
