@@ -189,8 +189,10 @@ func (s *Server) Keys() *keys.Manager { return s.keys }
 func (s *Server) Close() { s.store.Close() }
 
 // Serve serves both listeners until ctx is done, then shuts down
-// gracefully: it stops accepting, lets in-flight requests finish within
-// ShutdownTimeout, and returns.
+// gracefully: both listeners stop accepting at once, idle connections are
+// closed, and requests in flight may finish within ShutdownTimeout. It
+// returns once they have, with an error if some had to be cut off. The
+// caller then releases storage with Close.
 func (s *Server) Serve(ctx context.Context, public, adminLn net.Listener) error {
 	servers := []*http.Server{s.newHTTPServer(s.public), s.newHTTPServer(s.admin)}
 	listeners := []net.Listener{public, adminLn}
@@ -212,18 +214,34 @@ func (s *Server) Serve(ctx context.Context, public, adminLn net.Listener) error 
 	}
 
 	s.log.Info("veil shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	var errs []error
-	for _, hs := range servers {
-		if err := hs.Shutdown(sctx); err != nil {
-			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
-		}
-	}
+	errs := shutdown(servers)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve: %w", serveErr))
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	s.log.Info("veil shut down")
+	return nil
+}
+
+// shutdown shuts the servers down together, so that neither accepts new
+// requests while the other drains, and within one ShutdownTimeout.
+func shutdown(servers []*http.Server) []error {
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+
+	errc := make(chan error, len(servers))
+	for _, hs := range servers {
+		go func() { errc <- hs.Shutdown(sctx) }()
+	}
+	var errs []error
+	for range servers {
+		if err := <-errc; err != nil {
+			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
+		}
+	}
+	return errs
 }
 
 func randomBytes(n int) []byte {
