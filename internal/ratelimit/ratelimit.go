@@ -36,7 +36,8 @@ const MaxKeys = 1 << 16
 type Limit struct {
 	// Rate is the events allowed per second, on average.
 	Rate float64
-	// Burst is the events allowed at once; at least 1 when Rate is set.
+	// Burst is the events allowed at once. New raises a Burst below 1
+	// to 1: a bucket that holds nothing would refuse everything.
 	Burst int
 }
 
