@@ -46,6 +46,9 @@ Configuration is read from VEIL_* environment variables (see README.md);
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal starts a graceful shutdown; with the handler gone,
+	// a second one stops the process at once.
+	context.AfterFunc(ctx, stop)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {

@@ -27,6 +27,7 @@ import (
 	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/password"
 	"github.com/veil-auth/veil/internal/provider"
+	"github.com/veil-auth/veil/internal/ratelimit"
 	"github.com/veil-auth/veil/internal/storage"
 	"github.com/veil-auth/veil/web"
 )
@@ -54,6 +55,13 @@ type Config struct {
 	// Throttle limits failed logins. Zero fields take the defaults of
 	// Throttle.
 	Throttle Throttle
+	// AddressRateLimit bounds the sign-in attempts from each client
+	// address, in this process, before any is counted in storage. The
+	// zero Limit turns it off.
+	AddressRateLimit ratelimit.Limit
+	// AccountRateLimit bounds the sign-in attempts for each username, in
+	// this process. The zero Limit turns it off.
+	AccountRateLimit ratelimit.Limit
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Audit records failed sign-ins and consents given and withdrawn.
@@ -84,6 +92,9 @@ type Handler struct {
 	csrf   []byte
 	// hashing bounds the password hashes computed at once.
 	hashing chan struct{}
+	// addresses and accounts are the sign-in rate limits; nil when off.
+	addresses *ratelimit.Set
+	accounts  *ratelimit.Set
 }
 
 // New returns a Handler.
@@ -123,9 +134,11 @@ func New(cfg Config) (*Handler, error) {
 	}
 	return &Handler{
 		cfg: cfg, p: cfg.Provider, store: cfg.Store, log: cfg.Logger, pages: pages,
-		static:  http.StripPrefix("/static/", http.FileServerFS(static)),
-		csrf:    cfg.Provider.Key("csrf"),
-		hashing: make(chan struct{}, 4),
+		static:    http.StripPrefix("/static/", http.FileServerFS(static)),
+		csrf:      cfg.Provider.Key("csrf"),
+		hashing:   make(chan struct{}, 4),
+		addresses: ratelimit.New(cfg.AddressRateLimit, cfg.Now),
+		accounts:  ratelimit.New(cfg.AccountRateLimit, cfg.Now),
 	}, nil
 }
 

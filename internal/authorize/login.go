@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/clientip"
 	"github.com/veil-auth/veil/internal/password"
+	"github.com/veil-auth/veil/internal/ratelimit"
 	"github.com/veil-auth/veil/internal/storage"
 )
 
@@ -45,8 +47,19 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // login serves POST /login.
+//
+// Two rate limits kept in this process stand in front of the throttling
+// counted in storage: per client address, checked before anything else,
+// and per username, checked once the form proved to come from a pending
+// request in this browser. They turn a flood away before it costs a
+// database write or a password hash, and a request they refuse is counted
+// nowhere else.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if wait, ok := h.addresses.Allow(ratelimit.AddressKey(clientAddress(r))); !ok {
+		h.rateLimited(w, r, wait, "address")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		h.errorPage(w, http.StatusBadRequest, msgForm)
@@ -63,7 +76,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	user, err := h.checkPassword(ctx, r.PostForm.Get("username"), r.PostForm.Get("password"), clientAddress(r))
+	username := r.PostForm.Get("username")
+	if wait, ok := h.accounts.Allow(accountKey(username)); !ok {
+		h.rateLimited(w, r, wait, "account")
+		return
+	}
+	user, err := h.checkPassword(ctx, username, r.PostForm.Get("password"), clientAddress(r))
 	switch {
 	case errors.Is(err, errThrottled):
 		seeOther(w, back+"&e=throttled")
@@ -87,6 +105,28 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	h.proceed(w, r, a, user, pr.ID, "", "")
 }
 
+// rateLimited answers a sign-in refused by a rate limit: a page, not a
+// redirect back to the form, since the form could only be refused again
+// until wait has passed.
+func (h *Handler) rateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration, limit string) {
+	h.log.Info("login rate limited", "remote_addr", clientAddress(r), "limit", limit)
+	w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
+	h.errorPage(w, http.StatusTooManyRequests, msgRateLimited)
+}
+
+// accountKey is the key an account's sign-ins are counted under, in
+// storage and by the rate limit. A username too long to exist shares one
+// key, so that made-up names cannot fill the rate limit's memory.
+func accountKey(username string) string {
+	if len(username) > maxUsernameBytes {
+		return "account:"
+	}
+	return "account:" + strings.ToLower(username)
+}
+
+// maxUsernameBytes is the longest username checkPassword looks up.
+const maxUsernameBytes = 256
+
 var (
 	errThrottled      = errors.New("authorize: too many failed logins")
 	errBadCredentials = errors.New("authorize: bad credentials")
@@ -106,20 +146,20 @@ var (
 // naming the user only if the username is one: a username that is not may
 // be a password typed in the wrong field, and is never recorded.
 func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) (*storage.User, error) {
-	if !storage.ValidText(username) || len(username) > 256 {
+	if !storage.ValidText(username) || len(username) > maxUsernameBytes {
 		// No such user can exist; answer as for any unknown one.
 		password.VerifyDummy(pw, h.cfg.Password)
 		h.loginFailed(ctx, nil, "unknown_user")
 		return nil, errBadCredentials
 	}
-	accountKey := "account:" + strings.ToLower(username)
+	account := accountKey(username)
 	addrKey := "address:" + addr
 	if h.throttled(ctx, addrKey, h.cfg.Throttle.PerAddress) {
 		h.log.Info("login throttled", "remote_addr", addr)
 		h.loginFailed(ctx, nil, "throttled")
 		return nil, errThrottled
 	}
-	n, err := h.store.RecordLoginFailure(ctx, accountKey, h.cfg.Now(), h.cfg.Throttle.Window)
+	n, err := h.store.RecordLoginFailure(ctx, account, h.cfg.Now(), h.cfg.Throttle.Window)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +198,7 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) 
 		return nil, errBadCredentials
 	}
 
-	if err := h.store.ClearLoginFailures(ctx, accountKey); err != nil {
+	if err := h.store.ClearLoginFailures(ctx, account); err != nil {
 		return nil, err
 	}
 	h.rehash(ctx, u, pw)

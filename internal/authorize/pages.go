@@ -88,5 +88,6 @@ const (
 	msgUnavailable  = "Veil is temporarily unavailable. Try again in a moment."
 	msgFailed       = "The username or password is incorrect."
 	msgThrottled    = "Too many failed attempts. Wait a few minutes, then try again."
+	msgRateLimited  = "Too many sign-in attempts in a short time. Wait a moment, then go back and try again."
 	msgForm         = "The form expired. Try again."
 )

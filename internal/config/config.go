@@ -20,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/veil-auth/veil/internal/keys"
+	"github.com/veil-auth/veil/internal/ratelimit"
 )
 
 // Config is Veil's configuration. The zero value plus defaults is a safe
@@ -131,6 +132,28 @@ type Config struct {
 	// 503 at once rather than queued. Default 512; zero means the default.
 	MaxConcurrentRequests int
 
+	// TokenClientRateLimit bounds the token requests of each client, in
+	// each replica, counted once the client has authenticated (a public
+	// client's per client and address): VEIL_RATE_LIMIT_TOKEN_PER_CLIENT
+	// per second, VEIL_RATE_LIMIT_TOKEN_PER_CLIENT_BURST at once. Load's
+	// default is DefaultTokenClientRateLimit, 100 per second with a burst
+	// of 200; a zero rate turns the limit off.
+	TokenClientRateLimit ratelimit.Limit
+	// TokenFailureRateLimit bounds the failed client authentications at
+	// the token endpoint from each client address, in each replica; past
+	// it every token request from there is refused until the budget
+	// refills (VEIL_RATE_LIMIT_TOKEN_FAILURES_PER_ADDRESS and _BURST).
+	// Default 5 per second, burst 50; a zero rate turns it off.
+	TokenFailureRateLimit ratelimit.Limit
+	// LoginAddressRateLimit bounds the sign-in attempts from each client
+	// address, in each replica (VEIL_RATE_LIMIT_LOGIN_PER_ADDRESS and
+	// _BURST). Default 5 per second, burst 50; a zero rate turns it off.
+	LoginAddressRateLimit ratelimit.Limit
+	// LoginAccountRateLimit bounds the sign-in attempts for each
+	// username, in each replica (VEIL_RATE_LIMIT_LOGIN_PER_ACCOUNT and
+	// _BURST). Default 1 per second, burst 10; a zero rate turns it off.
+	LoginAccountRateLimit ratelimit.Limit
+
 	// problems collects errors found while loading, reported by Validate.
 	problems []error
 	// unreadable names the secrets whose file could not be read, so that
@@ -218,6 +241,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		c.MasterKeys = c.masterKeys(mk)
 	}
 	trusted := c.loadTransport(getenv)
+	c.loadRateLimits(getenv)
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "issuer URL (VEIL_ISSUER)")
@@ -230,6 +254,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (VEIL_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (VEIL_LOG_LEVEL)")
 	c.transportFlags(fs, &trusted)
+	c.rateLimitFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -332,6 +357,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.checkTransport()...)
 	errs = append(errs, c.checkLimits()...)
+	errs = append(errs, c.checkRateLimits()...)
 	if len(errs) == 0 {
 		return nil
 	}

@@ -10,6 +10,7 @@ package endpoint
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/veil-auth/veil/internal/keys"
 	"github.com/veil-auth/veil/internal/provider"
+	"github.com/veil-auth/veil/internal/ratelimit"
 	"github.com/veil-auth/veil/internal/reqlog"
 )
 
@@ -185,6 +187,10 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, endpoint st
 	}
 	if status == http.StatusServiceUnavailable {
 		hdr.Set("Retry-After", "1")
+	}
+	var ve *provider.Error
+	if errors.As(err, &ve) && ve.RetryAfter > 0 {
+		hdr.Set("Retry-After", ratelimit.RetryAfter(ve.RetryAfter))
 	}
 	writeJSON(w, status, struct {
 		Error       string `json:"error"`

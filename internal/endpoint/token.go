@@ -23,7 +23,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	}
 
 	f := h.p.Fosite()
-	ar, err := f.NewAccessRequest(ctx, r, provider.NewSession())
+	ar, err := h.p.NewAccessRequest(ctx, r)
 	if err != nil {
 		h.writeError(w, r, "token", err)
 		return

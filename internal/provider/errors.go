@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -21,6 +22,9 @@ type Error struct {
 	Description string
 	// Cause is the internal reason, for the log only.
 	Cause error
+	// RetryAfter, when set, is how long the client should wait before
+	// asking again, sent as the Retry-After header.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/veil-auth/veil/internal/audit"
 	"github.com/veil-auth/veil/internal/keys"
+	"github.com/veil-auth/veil/internal/ratelimit"
 	"github.com/veil-auth/veil/internal/secret"
 	"github.com/veil-auth/veil/internal/storage"
 )
@@ -55,6 +56,13 @@ type Config struct {
 	// reused refresh tokens and revocations. Default a Recorder over the
 	// store, Logger and Now.
 	Audit *audit.Recorder
+	// ClientRateLimit bounds the token requests of each client, counted
+	// once it has authenticated. The zero Limit turns it off.
+	ClientRateLimit ratelimit.Limit
+	// AuthFailureRateLimit bounds the failed client authentications at
+	// the token endpoint from each client address. The zero Limit turns
+	// it off.
+	AuthFailureRateLimit ratelimit.Limit
 }
 
 // Provider runs the OAuth2 flows.
@@ -71,6 +79,10 @@ type Provider struct {
 	encrypters encrypters
 	// catalog caches client and resource records.
 	catalog *catalog
+	// clientTokens and authFailures are the token endpoint's rate limits
+	// (see limitedAuthentication); nil when off.
+	clientTokens *ratelimit.Set
+	authFailures *ratelimit.Set
 }
 
 // New composes fosite with Veil's parts. The key manager must be
@@ -105,8 +117,13 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create secret hasher: %w", err)
 	}
-	p := &Provider{cfg: cfg, store: store, keys: km, hasher: hasher, now: cfg.Now, logger: cfg.Logger,
-		catalog: newCatalog(cfg.CatalogTTL, cfg.Now), audit: cfg.Audit}
+	p := &Provider{
+		cfg: cfg, store: store, keys: km, hasher: hasher, now: cfg.Now, logger: cfg.Logger,
+		clientTokens: ratelimit.New(cfg.ClientRateLimit, cfg.Now),
+		authFailures: ratelimit.New(cfg.AuthFailureRateLimit, cfg.Now),
+		catalog:      newCatalog(cfg.CatalogTTL, cfg.Now),
+		audit:        cfg.Audit,
+	}
 
 	fc := &fosite.Config{
 		AccessTokenLifespan:   cfg.AccessTokenLifespan,
@@ -122,7 +139,7 @@ func New(cfg Config, store storage.Store, km *keys.Manager) (*Provider, error) {
 		ScopeStrategy:                fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:     fosite.ExactAudienceMatchingStrategy,
 		ClientSecretsHasher:          hasher,
-		ClientAuthenticationStrategy: p.AuthenticateClient,
+		ClientAuthenticationStrategy: p.limitedAuthentication,
 		SendDebugMessagesToClients:   false,
 		GlobalSecret:                 derive(set.HashKey(), "fosite hmac strategy"),
 	}

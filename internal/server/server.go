@@ -140,6 +140,8 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 		CatalogTTL:            catalogTTL(cfg.ClientCacheTTL),
 		Logger:                log,
 		Audit:                 rec,
+		ClientRateLimit:       cfg.TokenClientRateLimit,
+		AuthFailureRateLimit:  cfg.TokenFailureRateLimit,
 	}, store, km)
 	if err != nil {
 		return nil, err
@@ -153,6 +155,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	pages, err := authorize.New(authorize.Config{
 		Provider: p, Store: store, Logger: log, Audit: rec,
 		SecureCookies: cfg.SecureCookies(), SessionLifetime: cfg.SessionLifetime,
+		AddressRateLimit: cfg.LoginAddressRateLimit, AccountRateLimit: cfg.LoginAccountRateLimit,
 	})
 	if err != nil {
 		return nil, err
@@ -206,8 +209,10 @@ func (s *Server) Keys() *keys.Manager { return s.keys }
 func (s *Server) Close() { s.store.Close() }
 
 // Serve serves both listeners until ctx is done, then shuts down
-// gracefully: it stops accepting, lets in-flight requests finish within
-// ShutdownTimeout, and returns.
+// gracefully: both listeners stop accepting at once, idle connections are
+// closed, and requests in flight may finish within ShutdownTimeout. It
+// returns once they have, with an error if some had to be cut off. The
+// caller then releases storage with Close.
 func (s *Server) Serve(ctx context.Context, public, adminLn net.Listener) error {
 	servers := []*http.Server{s.newHTTPServer(s.public), s.newHTTPServer(s.admin)}
 	listeners := []net.Listener{public, adminLn}
@@ -229,18 +234,34 @@ func (s *Server) Serve(ctx context.Context, public, adminLn net.Listener) error 
 	}
 
 	s.log.Info("veil shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	var errs []error
-	for _, hs := range servers {
-		if err := hs.Shutdown(sctx); err != nil {
-			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
-		}
-	}
+	errs := shutdown(servers)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve: %w", serveErr))
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	s.log.Info("veil shut down")
+	return nil
+}
+
+// shutdown shuts the servers down together, so that neither accepts new
+// requests while the other drains, and within one ShutdownTimeout.
+func shutdown(servers []*http.Server) []error {
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+
+	errc := make(chan error, len(servers))
+	for _, hs := range servers {
+		go func() { errc <- hs.Shutdown(sctx) }()
+	}
+	var errs []error
+	for range servers {
+		if err := <-errc; err != nil {
+			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
+		}
+	}
+	return errs
 }
 
 func randomBytes(n int) []byte {
