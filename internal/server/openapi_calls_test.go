@@ -30,6 +30,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	userID := s.users()
 	s.tokens(cs)
 	s.authorizationCode(cs.web)
+	s.pageErrors(cs.web)
 	s.consents(userID)
 	s.keys()
 	if !pendingOperations["GET /admin/audit"] {
@@ -115,6 +116,8 @@ func (s *specChecker) resources() {
 	}
 	s.run(s.admin(http.MethodPut, bPath, replace).want(http.StatusOK))
 	s.run(s.admin(http.MethodPut, "/admin/resources/AAAAAAAAAAAAAAAAAAAAAA", replace).want(http.StatusNotFound))
+	s.run(s.admin(http.MethodPut, bPath, map[string]any{"identifier": apiA, "scopes": []string{"read"}}).
+		want(http.StatusConflict))
 	private := publicJWK(s.t, ecKey, "rs-ec")
 	private["d"] = "c2VjcmV0"
 	replace["encryption_keys"] = map[string]any{"keys": []any{private}}
@@ -297,11 +300,7 @@ func (s *specChecker) resourceCredentials() credentials {
 func (s *specChecker) authorizationCode(web credentials) {
 	b := s.in.newBrowser()
 	verifier := oauth2.GenerateVerifier()
-	q := url.Values{
-		"response_type": {"code"}, "client_id": {web.ID}, "redirect_uri": {webRedirect},
-		"scope": {"read offline_access"}, "state": {"state-0123"}, "resource": {apiA},
-		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
-	}
+	q := authorizeQuery(web, verifier)
 	get := func(path string) *exchange { return s.request(http.MethodGet, s.in.base, path).by(b.c) }
 	post := func(path string, form url.Values) *exchange { return s.form(path, form).by(b.c) }
 
@@ -340,6 +339,35 @@ func (s *specChecker) authorizationCode(web credentials) {
 	// A spent refresh token, then a spent code: each revokes what came of it.
 	s.run(s.form("/oauth2/token", renew).basic(web).want(http.StatusBadRequest))
 	s.run(s.form("/oauth2/token", redeem).basic(web).want(http.StatusBadRequest))
+}
+
+// authorizeQuery is a valid authorization request of web for apiA.
+func authorizeQuery(web credentials, verifier string) url.Values {
+	return url.Values{
+		"response_type": {"code"}, "client_id": {web.ID}, "redirect_uri": {webRedirect},
+		"scope": {"read offline_access"}, "state": {"state-0123"}, "resource": {apiA},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
+	}
+}
+
+// pageErrors covers the pages' answers to a browser that has not signed
+// in, to a request started in another browser, and to an unknown request.
+func (s *specChecker) pageErrors(web credentials) {
+	b, other := s.in.newBrowser(), s.in.newBrowser()
+	get := func(c *http.Client, path string) *exchange {
+		return s.request(http.MethodGet, s.in.base, path).by(c)
+	}
+	q := authorizeQuery(web, oauth2.GenerateVerifier())
+	login := s.run(get(b.c, "/oauth2/authorize?"+q.Encode()).want(http.StatusSeeOther)).header.Get("Location")
+	request := strings.TrimPrefix(login, "/login?request=")
+
+	s.run(get(b.c, "/consent?request="+request).want(http.StatusSeeOther))
+	s.run(get(other.c, "/consent?request="+request).want(http.StatusBadRequest))
+	s.run(get(other.c, "/login?request="+request).want(http.StatusBadRequest))
+	s.run(s.form("/login", url.Values{
+		"request": {"AAAAAAAAAAAAAAAAAAAAAA"}, "csrf": {strings.Repeat("A", 43)},
+		"username": {userName}, "password": {userPassword},
+	}).by(b.c).want(http.StatusBadRequest))
 }
 
 // merge returns a copy of q with the values of over in place of its own.
