@@ -15,6 +15,9 @@ import (
 	"github.com/veil-auth/veil/internal/pgtest"
 )
 
+// noSuchID has the shape of an ID Veil issues and names nothing.
+const noSuchID = "AAAAAAAAAAAAAAAAAAAAAA"
+
 // TestOpenAPIConformance drives every operation of the document against a
 // real Veil on PostgreSQL, with its main error answers, and checks each
 // request and answer against the document (see specChecker). It fails if
@@ -49,6 +52,8 @@ func (s *specChecker) fields(r response) map[string]any {
 	return r.json(s.t)
 }
 
+// discovery covers the metadata, the JWKS, the CORS preflights and the
+// stylesheet.
 func (s *specChecker) discovery() {
 	pub := s.in.base
 	s.run(s.request(http.MethodGet, pub, "/.well-known/oauth-authorization-server").
@@ -101,8 +106,9 @@ func (s *specChecker) resources() {
 
 	s.pages("/admin/resources")
 	s.run(s.admin(http.MethodGet, bPath, nil).want(http.StatusOK))
-	s.run(s.admin(http.MethodGet, "/admin/resources/AAAAAAAAAAAAAAAAAAAAAA", nil).want(http.StatusNotFound))
-	s.run(s.admin(http.MethodGet, "/admin/resources/no*such*id", nil).want(http.StatusNotFound).breaks())
+	s.run(s.admin(http.MethodGet, "/admin/resources/"+noSuchID, nil).want(http.StatusNotFound))
+	s.run(s.admin(http.MethodGet, "/admin/resources/no*such*id", nil).
+		want(http.StatusNotFound).breaks())
 
 	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -115,8 +121,9 @@ func (s *specChecker) resources() {
 		"access_token_signing_alg": "ES256",
 	}
 	s.run(s.admin(http.MethodPut, bPath, replace).want(http.StatusOK))
-	s.run(s.admin(http.MethodPut, "/admin/resources/AAAAAAAAAAAAAAAAAAAAAA", replace).want(http.StatusNotFound))
-	s.run(s.admin(http.MethodPut, bPath, map[string]any{"identifier": apiA, "scopes": []string{"read"}}).
+	s.run(s.admin(http.MethodPut, "/admin/resources/"+noSuchID, replace).want(http.StatusNotFound))
+	taken := map[string]any{"identifier": apiA, "scopes": []string{"read"}}
+	s.run(s.admin(http.MethodPut, bPath, taken).
 		want(http.StatusConflict))
 	private := publicJWK(s.t, ecKey, "rs-ec")
 	private["d"] = "c2VjcmV0"
@@ -124,7 +131,8 @@ func (s *specChecker) resources() {
 	s.run(s.admin(http.MethodPut, bPath, replace).want(http.StatusBadRequest).breaks())
 
 	s.run(s.admin(http.MethodPost, bPath+"/secret", nil).want(http.StatusOK))
-	s.run(s.admin(http.MethodPost, "/admin/resources/AAAAAAAAAAAAAAAAAAAAAA/secret", nil).want(http.StatusNotFound))
+	s.run(s.admin(http.MethodPost, "/admin/resources/"+noSuchID+"/secret", nil).
+		want(http.StatusNotFound))
 	s.run(s.admin(http.MethodDelete, bPath, nil).want(http.StatusNoContent))
 	s.run(s.admin(http.MethodDelete, bPath, nil).want(http.StatusNotFound))
 }
@@ -134,7 +142,8 @@ func (s *specChecker) resources() {
 func (s *specChecker) pages(path string) {
 	query := url.Values{"limit": {"1"}}
 	for n := 0; ; n++ {
-		page := s.fields(s.run(s.admin(http.MethodGet, path+"?"+query.Encode(), nil).want(http.StatusOK)))
+		ex := s.admin(http.MethodGet, path+"?"+query.Encode(), nil)
+		page := s.fields(s.run(ex.want(http.StatusOK)))
 		next, _ := page["next_page_token"].(string)
 		if next == "" {
 			if n == 0 {
@@ -153,6 +162,8 @@ type specClients struct {
 	basic, post, web, spa credentials
 }
 
+// clients registers the clients the later steps use and goes through
+// every client operation.
 func (s *specChecker) clients() specClients {
 	create := func(body map[string]any, status int) map[string]any {
 		s.t.Helper()
@@ -164,10 +175,13 @@ func (s *specChecker) clients() specClients {
 	}
 	machine := func(method string) map[string]any {
 		return map[string]any{"client_name": "Job", "grant_types": []string{"client_credentials"},
-			"scope": "read write", "token_endpoint_auth_method": method, "resources": []string{apiA}}
+			"scope": "read write", "token_endpoint_auth_method": method,
+			"resources": []string{apiA}}
 	}
-	web := map[string]any{"client_name": "Web", "grant_types": []string{"authorization_code", "refresh_token"},
-		"redirect_uris": []string{webRedirect}, "scope": "read offline_access", "resources": []string{apiA}}
+	web := map[string]any{"client_name": "Web",
+		"grant_types":   []string{"authorization_code", "refresh_token"},
+		"redirect_uris": []string{webRedirect}, "scope": "read offline_access",
+		"resources": []string{apiA}}
 	spa := map[string]any{"client_name": "SPA", "redirect_uris": []string{loopRedirect},
 		"scope": "read", "token_endpoint_auth_method": "none", "resources": []string{apiA}}
 	a := specClients{
@@ -187,12 +201,12 @@ func (s *specChecker) clients() specClients {
 	s.pages("/admin/clients")
 	spaPath := "/admin/clients/" + a.spa.ID
 	s.run(s.admin(http.MethodGet, spaPath, nil).want(http.StatusOK))
-	s.run(s.admin(http.MethodGet, "/admin/clients/AAAAAAAAAAAAAAAAAAAAAA", nil).want(http.StatusNotFound))
+	s.run(s.admin(http.MethodGet, "/admin/clients/"+noSuchID, nil).want(http.StatusNotFound))
 	spa["client_name"] = "Single-page app"
 	s.run(s.admin(http.MethodPut, spaPath, spa).want(http.StatusOK))
 	spa["token_endpoint_auth_method"] = "client_secret_basic"
 	s.run(s.admin(http.MethodPut, spaPath, spa).want(http.StatusBadRequest))
-	s.run(s.admin(http.MethodPut, "/admin/clients/AAAAAAAAAAAAAAAAAAAAAA", spa).want(http.StatusNotFound))
+	s.run(s.admin(http.MethodPut, "/admin/clients/"+noSuchID, spa).want(http.StatusNotFound))
 	s.run(s.admin(http.MethodPost, spaPath+"/secret", nil).want(http.StatusBadRequest))
 
 	spare := creds(create(machine("client_secret_basic"), http.StatusCreated))
@@ -208,10 +222,12 @@ func (s *specChecker) clients() specClients {
 // every user operation on a second one, and returns the first one's ID.
 func (s *specChecker) users() string {
 	alice := map[string]any{"username": userName, "password": userPassword}
-	id := s.fields(s.run(s.admin(http.MethodPost, "/admin/users", alice).want(http.StatusCreated)))["id"].(string)
+	created := s.run(s.admin(http.MethodPost, "/admin/users", alice).want(http.StatusCreated))
+	id := s.fields(created)["id"].(string)
 	s.run(s.admin(http.MethodPost, "/admin/users", alice).want(http.StatusConflict))
 	s.run(s.admin(http.MethodPost, "/admin/users",
-		map[string]any{"username": "carol", "password": "short"}).want(http.StatusBadRequest).breaks())
+		map[string]any{"username": "carol", "password": "short"}).
+		want(http.StatusBadRequest).breaks())
 	s.run(s.admin(http.MethodPost, "/admin/users", map[string]any{
 		"username": "carol", "password": userPassword, "role": "admin",
 	}).want(http.StatusBadRequest).breaks())
@@ -222,7 +238,7 @@ func (s *specChecker) users() string {
 
 	s.pages("/admin/users")
 	s.run(s.admin(http.MethodGet, bobPath, nil).want(http.StatusOK))
-	s.run(s.admin(http.MethodGet, "/admin/users/AAAAAAAAAAAAAAAAAAAAAA", nil).want(http.StatusNotFound))
+	s.run(s.admin(http.MethodGet, "/admin/users/"+noSuchID, nil).want(http.StatusNotFound))
 	s.run(s.admin(http.MethodPut, bobPath, map[string]any{
 		"username": "robert", "email": "", "disabled": false, "password": "a new long password",
 	}).want(http.StatusOK))
@@ -230,13 +246,15 @@ func (s *specChecker) users() string {
 		want(http.StatusBadRequest).breaks())
 	s.run(s.admin(http.MethodPut, bobPath, map[string]any{"username": userName, "disabled": false}).
 		want(http.StatusConflict))
-	s.run(s.admin(http.MethodPut, "/admin/users/AAAAAAAAAAAAAAAAAAAAAA",
+	s.run(s.admin(http.MethodPut, "/admin/users/"+noSuchID,
 		map[string]any{"username": "x", "disabled": true}).want(http.StatusNotFound))
 
 	s.run(s.admin(http.MethodPost, bobPath+"/disable", nil).want(http.StatusOK))
 	s.run(s.admin(http.MethodPost, bobPath+"/enable", nil).want(http.StatusOK))
-	s.run(s.admin(http.MethodPost, "/admin/users/AAAAAAAAAAAAAAAAAAAAAA/disable", nil).want(http.StatusNotFound))
-	s.run(s.admin(http.MethodPost, "/admin/users/AAAAAAAAAAAAAAAAAAAAAA/enable", nil).want(http.StatusNotFound))
+	s.run(s.admin(http.MethodPost, "/admin/users/"+noSuchID+"/disable", nil).
+		want(http.StatusNotFound))
+	s.run(s.admin(http.MethodPost, "/admin/users/"+noSuchID+"/enable", nil).
+		want(http.StatusNotFound))
 	s.run(s.admin(http.MethodDelete, bobPath, nil).want(http.StatusNoContent))
 	s.run(s.admin(http.MethodDelete, bobPath, nil).want(http.StatusNotFound))
 	return id
@@ -248,31 +266,37 @@ func (s *specChecker) tokens(a specClients) {
 	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}, "resource": {apiA}}
 	tok := s.fields(s.run(s.form("/oauth2/token", cc).basic(a.basic).
 		with("Origin", "https://spa.example.test").want(http.StatusOK)))["access_token"].(string)
-	post := url.Values{"grant_type": {"client_credentials"}, "client_id": {a.post.ID}, "client_secret": {a.post.Secret}}
+	post := url.Values{"grant_type": {"client_credentials"},
+		"client_id": {a.post.ID}, "client_secret": {a.post.Secret}}
 	s.run(s.form("/oauth2/token", post).want(http.StatusOK))
 
 	s.run(s.form("/oauth2/token", url.Values{"scope": {"read"}}).basic(a.basic).
 		want(http.StatusBadRequest).breaks())
 	s.run(s.form("/oauth2/token", url.Values{"grant_type": {"password"}}).basic(a.basic).
 		want(http.StatusBadRequest).breaks())
-	s.run(s.form("/oauth2/token", cc).basic(credentials{ID: a.basic.ID, Secret: "wrong"}).want(http.StatusUnauthorized))
-	s.run(s.form("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"delete"}}).
+	s.run(s.form("/oauth2/token", cc).basic(credentials{ID: a.basic.ID, Secret: "wrong"}).
+		want(http.StatusUnauthorized))
+	s.run(s.form("/oauth2/token", url.Values{"grant_type": {"client_credentials"},
+		"scope": {"delete"}}).
 		basic(a.basic).want(http.StatusBadRequest))
 	s.run(s.form("/oauth2/token", url.Values{"grant_type": {"client_credentials"},
 		"resource": {"https://elsewhere.example.test"}}).basic(a.basic).want(http.StatusBadRequest))
 
 	rs := s.resourceCredentials()
 	s.run(s.form("/oauth2/introspect", url.Values{"token": {tok}}).basic(rs).want(http.StatusOK))
-	s.run(s.form("/oauth2/introspect", url.Values{"token": {"not-a-token"}}).basic(rs).want(http.StatusOK))
-	s.run(s.form("/oauth2/introspect", url.Values{}).basic(rs).want(http.StatusBadRequest).breaks())
+	s.run(s.form("/oauth2/introspect", url.Values{"token": {"not-a-token"}}).basic(rs).
+		want(http.StatusOK))
+	hintOnly := url.Values{"token_type_hint": {"access_token"}}
+	s.run(s.form("/oauth2/introspect", hintOnly).basic(rs).want(http.StatusBadRequest).breaks())
 	s.run(s.form("/oauth2/introspect", url.Values{"token": {tok}}).want(http.StatusUnauthorized))
 	s.run(s.form("/oauth2/introspect", url.Values{"token": {tok}, "client_id": {a.spa.ID}}).
 		want(http.StatusUnauthorized))
 
-	s.run(s.form("/oauth2/revoke", url.Values{"token": {tok}}).basic(a.post).want(http.StatusUnauthorized))
+	s.run(s.form("/oauth2/revoke", url.Values{"token": {tok}}).basic(a.post).
+		want(http.StatusUnauthorized))
 	s.run(s.form("/oauth2/revoke", url.Values{"token": {tok}, "client_id": {a.post.ID},
 		"client_secret": {a.post.Secret}}).want(http.StatusBadRequest))
-	s.run(s.form("/oauth2/revoke", url.Values{}).basic(a.basic).want(http.StatusBadRequest).breaks())
+	s.run(s.form("/oauth2/revoke", hintOnly).basic(a.basic).want(http.StatusBadRequest).breaks())
 	s.run(s.form("/oauth2/revoke", url.Values{"token": {tok}}).want(http.StatusUnauthorized))
 	s.run(s.form("/oauth2/revoke", url.Values{"token": {tok}}).basic(a.basic).
 		with("Origin", "https://spa.example.test").want(http.StatusOK))
@@ -304,14 +328,15 @@ func (s *specChecker) authorizationCode(web credentials) {
 	get := func(path string) *exchange { return s.request(http.MethodGet, s.in.base, path).by(b.c) }
 	post := func(path string, form url.Values) *exchange { return s.form(path, form).by(b.c) }
 
-	loc := s.run(get("/oauth2/authorize?" + q.Encode()).want(http.StatusSeeOther)).header.Get("Location")
-	bad := url.Values{"client_id": {"AAAAAAAAAAAAAAAAAAAAAA"}}
+	start := get("/oauth2/authorize?" + q.Encode())
+	loc := s.run(start.want(http.StatusSeeOther)).header.Get("Location")
+	bad := url.Values{"client_id": {noSuchID}}
 	s.run(get("/oauth2/authorize?" + merge(q, bad).Encode()).want(http.StatusBadRequest))
 	s.run(get("/oauth2/authorize?" + merge(q, url.Values{"code_challenge": {""}}).Encode()).
 		want(http.StatusSeeOther).breaks())
 
 	form := formFields(s.t, s.run(get(loc).want(http.StatusOK)))
-	s.run(get("/login?request=AAAAAAAAAAAAAAAAAAAAAA").want(http.StatusBadRequest))
+	s.run(get("/login?request=" + noSuchID).want(http.StatusBadRequest))
 	form.Set("username", userName)
 	form.Set("password", "not the password")
 	retry := s.run(post("/login", form).want(http.StatusSeeOther)).header.Get("Location")
@@ -324,7 +349,8 @@ func (s *specChecker) authorizationCode(web credentials) {
 	s.run(post("/consent", form).want(http.StatusBadRequest).breaks())
 	form.Set("decision", "allow")
 	form.Set("remember", "yes")
-	back, err := url.Parse(s.run(post("/consent", form).want(http.StatusSeeOther)).header.Get("Location"))
+	allowed := s.run(post("/consent", form).want(http.StatusSeeOther))
+	back, err := url.Parse(allowed.header.Get("Location"))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -346,7 +372,8 @@ func authorizeQuery(web credentials, verifier string) url.Values {
 	return url.Values{
 		"response_type": {"code"}, "client_id": {web.ID}, "redirect_uri": {webRedirect},
 		"scope": {"read offline_access"}, "state": {"state-0123"}, "resource": {apiA},
-		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
+		"code_challenge":        {oauth2.S256ChallengeFromVerifier(verifier)},
+		"code_challenge_method": {"S256"},
 	}
 }
 
@@ -358,14 +385,15 @@ func (s *specChecker) pageErrors(web credentials) {
 		return s.request(http.MethodGet, s.in.base, path).by(c)
 	}
 	q := authorizeQuery(web, oauth2.GenerateVerifier())
-	login := s.run(get(b.c, "/oauth2/authorize?"+q.Encode()).want(http.StatusSeeOther)).header.Get("Location")
+	start := get(b.c, "/oauth2/authorize?"+q.Encode())
+	login := s.run(start.want(http.StatusSeeOther)).header.Get("Location")
 	request := strings.TrimPrefix(login, "/login?request=")
 
 	s.run(get(b.c, "/consent?request="+request).want(http.StatusSeeOther))
 	s.run(get(other.c, "/consent?request="+request).want(http.StatusBadRequest))
 	s.run(get(other.c, "/login?request="+request).want(http.StatusBadRequest))
 	s.run(s.form("/login", url.Values{
-		"request": {"AAAAAAAAAAAAAAAAAAAAAA"}, "csrf": {strings.Repeat("A", 43)},
+		"request": {noSuchID}, "csrf": {strings.Repeat("A", 43)},
 		"username": {userName}, "password": {userPassword},
 	}).by(b.c).want(http.StatusBadRequest))
 }
@@ -393,9 +421,11 @@ func (s *specChecker) consents(userID string) {
 	one := path + "/" + items[0].(map[string]any)["id"].(string)
 	s.run(s.admin(http.MethodDelete, one, nil).want(http.StatusNoContent))
 	s.run(s.admin(http.MethodDelete, one, nil).want(http.StatusNotFound))
-	s.run(s.admin(http.MethodGet, "/admin/users/AAAAAAAAAAAAAAAAAAAAAA/consents", nil).want(http.StatusNotFound))
+	s.run(s.admin(http.MethodGet, "/admin/users/"+noSuchID+"/consents", nil).
+		want(http.StatusNotFound))
 }
 
+// keys lists and rotates Veil's keys.
 func (s *specChecker) keys() {
 	s.run(s.admin(http.MethodGet, "/admin/keys", nil).want(http.StatusOK))
 	s.run(s.admin(http.MethodGet, "/admin/keys?limit=1", nil).want(http.StatusBadRequest))
@@ -408,15 +438,19 @@ func (s *specChecker) audit() {
 	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	s.run(s.admin(http.MethodGet, "/admin/audit", nil).want(http.StatusOK))
 	query := url.Values{"outcome": {"success"}, "since": {since}, "limit": {"1"}}
-	page := s.fields(s.run(s.admin(http.MethodGet, "/admin/audit?"+query.Encode(), nil).want(http.StatusOK)))
+	filtered := s.admin(http.MethodGet, "/admin/audit?"+query.Encode(), nil)
+	page := s.fields(s.run(filtered.want(http.StatusOK)))
 	if next, _ := page["next_page_token"].(string); next != "" {
 		query.Set("page_token", next)
 		s.run(s.admin(http.MethodGet, "/admin/audit?"+query.Encode(), nil).want(http.StatusOK))
 	}
-	s.run(s.admin(http.MethodGet, "/admin/audit?since=yesterday", nil).want(http.StatusBadRequest).breaks())
-	s.run(s.admin(http.MethodGet, "/admin/audit?outcome=maybe", nil).want(http.StatusBadRequest).breaks())
+	s.run(s.admin(http.MethodGet, "/admin/audit?since=yesterday", nil).
+		want(http.StatusBadRequest).breaks())
+	s.run(s.admin(http.MethodGet, "/admin/audit?outcome=maybe", nil).
+		want(http.StatusBadRequest).breaks())
 }
 
+// metrics scrapes the admin listener.
 func (s *specChecker) metrics() {
 	s.run(s.request(http.MethodGet, s.in.adminURL, "/metrics").want(http.StatusOK))
 }
@@ -428,6 +462,6 @@ func (s *specChecker) outage() {
 	s.health(http.StatusServiceUnavailable)
 	gone := []int{http.StatusServiceUnavailable, http.StatusInternalServerError}
 	s.run(s.form("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}).
-		basic(credentials{ID: "AAAAAAAAAAAAAAAAAAAAAA", Secret: "secret"}).want(gone...))
+		basic(credentials{ID: noSuchID, Secret: "secret"}).want(gone...))
 	s.run(s.admin(http.MethodGet, "/admin/users", nil).want(gone...))
 }

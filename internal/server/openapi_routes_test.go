@@ -56,8 +56,8 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 				}
 				req := s.request(method, base, path).build(t)
 				if _, _, err := s.router.FindRoute(req); err != nil {
-					t.Errorf("%s%s answers %s with %d, but the document has no such operation there",
-						base, path, method, r.status)
+					t.Errorf("%s%s answers %s with %d, but the document has "+
+						"no such operation there", base, path, method, r.status)
 				}
 			}
 		}

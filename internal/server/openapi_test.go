@@ -150,7 +150,8 @@ func serveAt(t *testing.T, doc *openapi3.T, in *instance) {
 		for _, s := range servers {
 			u, ok := urls[s.URL]
 			if !ok {
-				t.Fatalf("the document names server %s, want %s or %s", s.URL, specPublicURL, specAdminURL)
+				t.Fatalf("the document names server %s, want %s or %s",
+					s.URL, specPublicURL, specAdminURL)
 			}
 			s.URL = u
 		}
