@@ -338,6 +338,7 @@ type Store interface {
 	Users
 	Browsers
 	Grants
+	Expiry
 
 	// BeginTx starts a transaction and returns a context carrying it; every
 	// Store method called with that context runs inside it, until Commit

@@ -45,6 +45,10 @@ type Store struct {
 	consents map[string]*storage.Consent
 	codes    map[string]*storage.Code
 	refresh  map[string]*storage.RefreshToken
+
+	// sweeping is the lock of TrySweepLock, apart from mu so that the
+	// Store serves requests while a sweep runs.
+	sweeping sync.Mutex
 }
 
 var _ storage.Store = (*Store)(nil)

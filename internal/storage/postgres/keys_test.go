@@ -46,9 +46,7 @@ const selectStatesSQL = `SELECT id, state FROM keys`
 func TestMigrateKeyDates(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.Migrated(t)
-	if err := postgres.MigrateDown(ctx, dsn); err != nil {
-		t.Fatalf("MigrateDown() = %v, want nil", err)
-	}
+	migrateDownTo(t, dsn, 3)
 	conn := connect(t, dsn)
 	_, err1 := conn.Exec(ctx, insertStateKeysSQL, created)
 	_, err2 := conn.Exec(ctx, insertOldResourceSQL)
@@ -99,9 +97,7 @@ func TestMigrateKeyDates(t *testing.T) {
 		if err != nil {
 			t.Fatalf("UpdateKeys() = %v, want nil", err)
 		}
-		if err := postgres.MigrateDown(ctx, dsn); err != nil {
-			t.Fatalf("MigrateDown() = %v, want nil", err)
-		}
+		migrateDownTo(t, dsn, 3)
 
 		rows, err := conn.Query(ctx, selectStatesSQL)
 		if err != nil {
@@ -122,6 +118,25 @@ func TestMigrateKeyDates(t *testing.T) {
 			t.Errorf("state after migrating down (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// migrateDownTo undoes migrations until the schema is at version, so that
+// a test of one migration does not depend on how many came after it.
+func migrateDownTo(t *testing.T, dsn string, version uint) {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		v, dirty, err := postgres.MigrationStatus(ctx, dsn)
+		if err != nil || dirty {
+			t.Fatalf("MigrationStatus() = %d, %v, %v, want a clean version", v, dirty, err)
+		}
+		if v <= version {
+			return
+		}
+		if err := postgres.MigrateDown(ctx, dsn); err != nil {
+			t.Fatalf("MigrateDown() from %d = %v, want nil", v, err)
+		}
+	}
 }
 
 // TestUpdateKeysRollback checks that UpdateKeys writes nothing when the

@@ -80,6 +80,11 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"DeactivateRefreshTokenConcurrent", testDeactivateRefreshTokenConcurrent},
 		{"RevokeRefreshTokens", testRevokeRefreshTokens},
 		{"GrantAliasing", testGrantAliasing},
+		{"DeleteExpired", testDeleteExpired},
+		{"DeleteExpiredBatches", testDeleteExpiredBatches},
+		{"DeleteExpiredStops", testDeleteExpiredStops},
+		{"DeleteExpiredGrants", testDeleteExpiredGrants},
+		{"TrySweepLock", testTrySweepLock},
 		{"InvalidText", testInvalidText},
 		{"Ping", testPing},
 	}
