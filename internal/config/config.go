@@ -76,6 +76,12 @@ type Config struct {
 	// KeyRefreshInterval is how often each replica checks for key changes
 	// and due rotations (VEIL_KEY_REFRESH_INTERVAL). Default 5s.
 	KeyRefreshInterval time.Duration
+	// JanitorInterval is the time from the end of one run of the janitor,
+	// which deletes expired items, to the start of the next
+	// (VEIL_JANITOR_INTERVAL); the first runs at start. With several
+	// replicas, one runs at a time and the others skip their turn.
+	// Default 1h; zero turns it off.
+	JanitorInterval time.Duration
 	// LogFormat is "json" or "text" (VEIL_LOG_FORMAT). Default: json with
 	// a database, text in development mode.
 	LogFormat string
@@ -197,6 +203,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.KeyRotationInterval = c.duration(getenv, "VEIL_KEY_ROTATION_INTERVAL", 30*24*time.Hour)
 	c.JWKSMaxAge = c.duration(getenv, "VEIL_JWKS_MAX_AGE", 10*time.Minute)
 	c.KeyRefreshInterval = c.duration(getenv, "VEIL_KEY_REFRESH_INTERVAL", 5*time.Second)
+	c.JanitorInterval = c.duration(getenv, "VEIL_JANITOR_INTERVAL", time.Hour)
 	c.SigningAlgorithms = []string{"ES256", "RS256"}
 	if v := getenv("VEIL_SIGNING_ALGORITHMS"); v != "" {
 		c.SigningAlgorithms = strings.Split(strings.ReplaceAll(v, " ", ""), ",")
@@ -214,6 +221,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.DurationVar(&c.AuthorizeCodeLifespan, "authorize-code-lifespan", c.AuthorizeCodeLifespan, "authorization code lifetime (VEIL_AUTHORIZE_CODE_LIFESPAN)")
 	fs.DurationVar(&c.RefreshTokenLifespan, "refresh-token-lifespan", c.RefreshTokenLifespan, "refresh token lifetime (VEIL_REFRESH_TOKEN_LIFESPAN)")
 	fs.DurationVar(&c.SessionLifetime, "session-lifetime", c.SessionLifetime, "sign-in session lifetime (VEIL_SESSION_LIFETIME)")
+	fs.DurationVar(&c.JanitorInterval, "janitor-interval", c.JanitorInterval, "time between runs of the janitor; 0 turns it off (VEIL_JANITOR_INTERVAL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (VEIL_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (VEIL_LOG_LEVEL)")
 	c.transportFlags(fs, &trusted)
@@ -300,6 +308,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KeyRotationInterval < 2*(c.JWKSMaxAge+c.KeyRefreshInterval) {
 		add("VEIL_KEY_ROTATION_INTERVAL must be at least twice VEIL_JWKS_MAX_AGE plus VEIL_KEY_REFRESH_INTERVAL")
+	}
+	if c.JanitorInterval < 0 || (c.JanitorInterval > 0 && c.JanitorInterval < time.Second) {
+		add("VEIL_JANITOR_INTERVAL must be 0 (off) or at least 1s")
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		add("VEIL_LOG_FORMAT must be json or text")
