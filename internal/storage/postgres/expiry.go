@@ -128,24 +128,27 @@ func (s *Store) DeleteExpired(
 // The statements of the kinds deleted as soon as they expire. $1 is
 // `before`, $2 the batch size. SKIP LOCKED passes over rows a request
 // holds, rather than wait for it.
+//
+// Rows are named by their ctid, which the row lock keeps still until the
+// statement ends, so that the delete fetches just those rows whatever the
+// plan: with "id IN (...)", a plan prepared for any batch size may scan
+// the whole table for every batch. login_failures has no key anyway.
 const (
 	deleteExpiredAccessTokensSQL = `
-DELETE FROM access_tokens WHERE signature IN (
-	SELECT signature FROM access_tokens WHERE expires_at < $1
+DELETE FROM access_tokens WHERE ctid = ANY (ARRAY(
+	SELECT ctid FROM access_tokens WHERE expires_at < $1
 	LIMIT $2 FOR UPDATE SKIP LOCKED
-)`
+))`
 	deleteExpiredSessionsSQL = `
-DELETE FROM sessions WHERE id IN (
-	SELECT id FROM sessions WHERE expires_at < $1
+DELETE FROM sessions WHERE ctid = ANY (ARRAY(
+	SELECT ctid FROM sessions WHERE expires_at < $1
 	LIMIT $2 FOR UPDATE SKIP LOCKED
-)`
+))`
 	deleteExpiredAuthRequestsSQL = `
-DELETE FROM auth_requests WHERE id IN (
-	SELECT id FROM auth_requests WHERE expires_at < $1
+DELETE FROM auth_requests WHERE ctid = ANY (ARRAY(
+	SELECT ctid FROM auth_requests WHERE expires_at < $1
 	LIMIT $2 FOR UPDATE SKIP LOCKED
-)`
-	// login_failures has no key, so its rows are named by their ctid,
-	// which the row lock keeps still until the statement ends.
+))`
 	deleteOldLoginFailuresSQL = `
 DELETE FROM login_failures WHERE ctid = ANY (ARRAY(
 	SELECT ctid FROM login_failures WHERE at < $1
