@@ -38,11 +38,14 @@ func (s *Store) TrySweepLock(ctx context.Context, fn func(ctx context.Context) e
 
 	var held bool
 	err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, sweepLockID).Scan(&held)
-	if err != nil || !held {
+	switch {
+	case err != nil:
+		// The server may have granted the lock before the answer was
+		// lost.
+		discard(ctx, conn)
+		return false, fmt.Errorf("take sweep lock: %w", mapError(err))
+	case !held:
 		conn.Release()
-		if err != nil {
-			return false, fmt.Errorf("take sweep lock: %w", mapError(err))
-		}
 		return false, nil
 	}
 
@@ -51,8 +54,8 @@ func (s *Store) TrySweepLock(ctx context.Context, fn func(ctx context.Context) e
 }
 
 // releaseSweepLock unlocks and returns the connection to the pool. A
-// connection whose unlock failed may still hold the lock, so it is closed
-// instead, which ends the lock on the server.
+// connection whose unlock failed may still hold the lock, so it is
+// discarded instead.
 func releaseSweepLock(ctx context.Context, conn *pgxpool.Conn) {
 	// Unlock even when the caller's context is done: that is how a run
 	// usually stops.
@@ -62,10 +65,18 @@ func releaseSweepLock(ctx context.Context, conn *pgxpool.Conn) {
 	var released bool
 	err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, sweepLockID).Scan(&released)
 	if err != nil || !released {
-		_ = conn.Hijack().Close(ctx)
+		discard(ctx, conn)
 		return
 	}
 	conn.Release()
+}
+
+// discard closes conn instead of returning it to the pool: the server
+// ends its session, and any lock the session holds with it.
+func discard(ctx context.Context, conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = conn.Hijack().Close(ctx)
 }
 
 // sweep deletes one batch of expired items. It reports how many it
