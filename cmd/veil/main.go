@@ -5,6 +5,7 @@
 //	veil migrate up|down|status manage the database schema
 //	veil keys list|rotate|rewrap manage Veil's keys
 //	veil clients|resources|users|audit  call the admin API
+//	veil janitor               delete expired items once
 //
 // Configuration comes from VEIL_* environment variables; see README.md.
 package main
@@ -28,6 +29,8 @@ commands:
   migrate force VERSION  record VERSION as applied after a manual repair
   keys list|rotate|rewrap list Veil's keys, start a rotation now, or seal
                          every key under the first VEIL_MASTER_KEY
+  janitor                delete expired tokens, codes, sessions and the like
+                         now, as each replica does every VEIL_JANITOR_INTERVAL
   token inspect [--key FILE] [--jwks URL|FILE] TOKEN
                          show a token's headers, and with the resource's
                          key its claims and whether the signature verifies
@@ -84,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return migrate(ctx, args[1:], stdout, getenv)
 	case "keys":
 		return keysCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "janitor":
+		return janitorCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "token":
 		return tokenCommand(ctx, args[1:], stdout, stderr)
 	case "clients", "resources", "users", "audit":

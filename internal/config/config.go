@@ -88,6 +88,12 @@ type Config struct {
 	// API takes effect there at once and on the others within this time.
 	// Default 5s; 0 reads the database on every request.
 	ClientCacheTTL time.Duration
+	// JanitorInterval is the time from the end of one run of the janitor,
+	// which deletes expired items, to the start of the next
+	// (VEIL_JANITOR_INTERVAL); the first runs at start. With several
+	// replicas, one runs at a time and the others skip their turn.
+	// Default 1h; zero turns it off.
+	JanitorInterval time.Duration
 	// LogFormat is "json" or "text" (VEIL_LOG_FORMAT). Default: json with
 	// a database, text in development mode.
 	LogFormat string
@@ -233,6 +239,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.JWKSMaxAge = c.duration(getenv, "VEIL_JWKS_MAX_AGE", 10*time.Minute)
 	c.KeyRefreshInterval = c.duration(getenv, "VEIL_KEY_REFRESH_INTERVAL", 5*time.Second)
 	c.ClientCacheTTL = c.duration(getenv, "VEIL_CLIENT_CACHE_TTL", 5*time.Second)
+	c.JanitorInterval = c.duration(getenv, "VEIL_JANITOR_INTERVAL", time.Hour)
 	c.SigningAlgorithms = []string{"ES256", "RS256"}
 	if v := getenv("VEIL_SIGNING_ALGORITHMS"); v != "" {
 		c.SigningAlgorithms = strings.Split(strings.ReplaceAll(v, " ", ""), ",")
@@ -251,6 +258,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.DurationVar(&c.AuthorizeCodeLifespan, "authorize-code-lifespan", c.AuthorizeCodeLifespan, "authorization code lifetime (VEIL_AUTHORIZE_CODE_LIFESPAN)")
 	fs.DurationVar(&c.RefreshTokenLifespan, "refresh-token-lifespan", c.RefreshTokenLifespan, "refresh token lifetime (VEIL_REFRESH_TOKEN_LIFESPAN)")
 	fs.DurationVar(&c.SessionLifetime, "session-lifetime", c.SessionLifetime, "sign-in session lifetime (VEIL_SESSION_LIFETIME)")
+	fs.DurationVar(&c.JanitorInterval, "janitor-interval", c.JanitorInterval, "time between runs of the janitor; 0 turns it off (VEIL_JANITOR_INTERVAL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (VEIL_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (VEIL_LOG_LEVEL)")
 	c.transportFlags(fs, &trusted)
@@ -348,6 +356,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ClientCacheTTL < 0 || c.ClientCacheTTL > time.Minute {
 		add("VEIL_CLIENT_CACHE_TTL must be between 0 and 1m")
+	}
+	if c.JanitorInterval < 0 || (c.JanitorInterval > 0 && c.JanitorInterval < time.Second) {
+		add("VEIL_JANITOR_INTERVAL must be 0 (off) or at least 1s")
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		add("VEIL_LOG_FORMAT must be json or text")

@@ -184,3 +184,41 @@ func TestMetricsToken(t *testing.T) {
 		})
 	}
 }
+
+func TestJanitorInterval(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     string
+		args    []string
+		want    time.Duration
+		wantErr bool
+	}{
+		{name: "default", want: time.Hour},
+		{name: "set", env: "10m", want: 10 * time.Minute},
+		{name: "off", env: "0", want: 0},
+		{name: "flag wins", env: "10m", args: []string{"-janitor-interval", "0"}, want: 0},
+		{name: "too short", env: "10ms", wantErr: true},
+		{name: "negative", env: "-1h", wantErr: true},
+		{name: "not a duration", env: "hourly", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(tt.args, env(map[string]string{"VEIL_JANITOR_INTERVAL": tt.env}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "VEIL_JANITOR_INTERVAL") {
+					t.Errorf("Validate() with VEIL_JANITOR_INTERVAL=%q = %v, want an error naming it",
+						tt.env, err)
+				}
+				return
+			}
+			if err != nil || c.JanitorInterval != tt.want {
+				t.Errorf("Load(VEIL_JANITOR_INTERVAL=%q).JanitorInterval = %v, %v, want %v, nil",
+					tt.env, c.JanitorInterval, err, tt.want)
+			}
+		})
+	}
+}

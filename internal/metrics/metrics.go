@@ -21,13 +21,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/veil-auth/veil/internal/clientip"
+	"github.com/veil-auth/veil/internal/janitor"
 	"github.com/veil-auth/veil/internal/reqlog"
 )
 
@@ -70,7 +70,7 @@ type Metrics struct {
 
 	janitorRuns     *prometheus.CounterVec
 	janitorDeleted  *prometheus.CounterVec
-	janitorDuration *prometheus.HistogramVec
+	janitorDuration prometheus.Histogram
 }
 
 // New returns Metrics with a registry of their own, holding the Go runtime
@@ -92,17 +92,17 @@ func New(cfg Config) *Metrics {
 		issued: make(map[string]prometheus.Counter, len(grantTypes)),
 		janitorRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "veil_janitor_runs_total",
-			Help: "Janitor runs, by kind of record and outcome (ok or error).",
-		}, []string{"kind", "outcome"}),
+			Help: "Janitor runs of this replica, by outcome (ok, error, or skipped because another replica held the lock).",
+		}, []string{"outcome"}),
 		janitorDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "veil_janitor_deleted_rows_total",
 			Help: "Expired records the janitor deleted, by kind.",
 		}, []string{"kind"}),
-		janitorDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		janitorDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "veil_janitor_run_duration_seconds",
-			Help:    "Time taken by janitor runs, by kind.",
+			Help:    "Time taken by the janitor runs that were not skipped.",
 			Buckets: janitorBuckets,
-		}, []string{"kind"}),
+		}),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -139,17 +139,24 @@ func (m *Metrics) TokenIssued(grantType string) {
 	}
 }
 
-// ObserveJanitor records one janitor run over the records of kind: how
-// many it deleted (counted even when err ends the run part way), whether
-// it failed, and how long it took. kind must come from a fixed set.
-func (m *Metrics) ObserveJanitor(kind string, deleted int, err error, took time.Duration) {
+// ObserveJanitor records one janitor run: its outcome, the items it
+// deleted by kind (counted also when it failed part way), and how long it
+// took unless it was skipped.
+func (m *Metrics) ObserveJanitor(r janitor.Report) {
 	outcome := "ok"
-	if err != nil {
+	switch {
+	case r.Skipped:
+		outcome = "skipped"
+	case r.Err != nil:
 		outcome = "error"
 	}
-	m.janitorRuns.WithLabelValues(kind, outcome).Inc()
-	m.janitorDeleted.WithLabelValues(kind).Add(float64(max(deleted, 0)))
-	m.janitorDuration.WithLabelValues(kind).Observe(took.Seconds())
+	m.janitorRuns.WithLabelValues(outcome).Inc()
+	for kind, n := range r.Deleted {
+		m.janitorDeleted.WithLabelValues(string(kind)).Add(float64(max(n, 0)))
+	}
+	if !r.Skipped {
+		m.janitorDuration.Observe(r.Duration.Seconds())
+	}
 }
 
 // Handler serves the exposition to callers bearing one of tokens

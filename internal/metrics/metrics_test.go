@@ -11,10 +11,12 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/veil-auth/veil/internal/janitor"
 	"github.com/veil-auth/veil/internal/keys"
 	"github.com/veil-auth/veil/internal/metrics"
 	"github.com/veil-auth/veil/internal/metrics/metricstest"
 	"github.com/veil-auth/veil/internal/pgtest"
+	"github.com/veil-auth/veil/internal/storage"
 	"github.com/veil-auth/veil/internal/storage/memory"
 	"github.com/veil-auth/veil/internal/storage/postgres"
 )
@@ -51,10 +53,11 @@ func TestTokenIssued(t *testing.T) {
 
 func TestObserveJanitor(t *testing.T) {
 	m := metrics.New(metrics.Config{})
-	m.ObserveJanitor("access_tokens", 5, nil, 2*time.Second)
-	m.ObserveJanitor("access_tokens", 3, errors.New("statement timeout"), time.Second)
-	m.ObserveJanitor("codes", 0, nil, 10*time.Millisecond)
-	m.ObserveJanitor("codes", -1, errors.New("cannot happen, must not panic"), 0)
+	m.ObserveJanitor(janitor.Report{Duration: 2 * time.Second,
+		Deleted: map[storage.Expiring]int{storage.ExpiringAccessTokens: 5, storage.ExpiringCodes: 0}})
+	m.ObserveJanitor(janitor.Report{Duration: time.Second, Err: errors.New("statement timeout"),
+		Deleted: map[storage.Expiring]int{storage.ExpiringAccessTokens: 3, storage.ExpiringCodes: -1}})
+	m.ObserveJanitor(janitor.Report{Skipped: true, Duration: time.Hour})
 	fams := scrapeOf(t, m)
 
 	tests := []struct {
@@ -62,23 +65,21 @@ func TestObserveJanitor(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"veil_janitor_runs_total", map[string]string{"kind": "access_tokens", "outcome": "ok"}, 1},
-		{"veil_janitor_runs_total", map[string]string{"kind": "access_tokens", "outcome": "error"}, 1},
-		{"veil_janitor_runs_total", map[string]string{"kind": "codes", "outcome": "ok"}, 1},
-		{"veil_janitor_runs_total", map[string]string{"kind": "codes", "outcome": "error"}, 1},
+		{"veil_janitor_runs_total", map[string]string{"outcome": "ok"}, 1},
+		{"veil_janitor_runs_total", map[string]string{"outcome": "error"}, 1},
+		{"veil_janitor_runs_total", map[string]string{"outcome": "skipped"}, 1},
 		{"veil_janitor_deleted_rows_total", map[string]string{"kind": "access_tokens"}, 8},
 		{"veil_janitor_deleted_rows_total", map[string]string{"kind": "codes"}, 0},
-		{"veil_janitor_run_duration_seconds", map[string]string{"kind": "access_tokens"}, 2},
-		{"veil_janitor_run_duration_seconds", map[string]string{"kind": "codes"}, 2},
+		{"veil_janitor_run_duration_seconds", nil, 2},
 	}
 	for _, tt := range tests {
 		if got, ok := fams.Value(tt.name, tt.labels); !ok || got != tt.want {
 			t.Errorf("%s%v = %v (present %v), want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
-	h := fams.Metric("veil_janitor_run_duration_seconds", map[string]string{"kind": "access_tokens"})
+	h := fams.Metric("veil_janitor_run_duration_seconds", nil)
 	if got := h.GetHistogram().GetSampleSum(); got != 3 {
-		t.Errorf("janitor duration sum for access_tokens = %v s, want 3", got)
+		t.Errorf("janitor duration sum = %v s, want 3 (the skipped run not counted)", got)
 	}
 }
 

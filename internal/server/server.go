@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/veil-auth/veil/internal/admin"
@@ -25,6 +26,7 @@ import (
 	"github.com/veil-auth/veil/internal/config"
 	"github.com/veil-auth/veil/internal/endpoint"
 	"github.com/veil-auth/veil/internal/health"
+	"github.com/veil-auth/veil/internal/janitor"
 	"github.com/veil-auth/veil/internal/keys"
 	"github.com/veil-auth/veil/internal/metrics"
 	"github.com/veil-auth/veil/internal/provider"
@@ -49,6 +51,10 @@ type Server struct {
 	settings httpSettings
 	// tls is the listeners' TLS configuration; nil serves plain HTTP.
 	tls *tls.Config
+
+	// janitor deletes expired items every janitorInterval; zero runs none.
+	janitor         *janitor.Janitor
+	janitorInterval time.Duration
 }
 
 // New opens storage (applying pending migrations), loads or creates the
@@ -89,6 +95,16 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (stora
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return store, nil
+}
+
+// OpenJanitor opens storage and a janitor over it alone, for `veil
+// janitor`. The returned function closes storage.
+func OpenJanitor(ctx context.Context, cfg *config.Config, log *slog.Logger) (*janitor.Janitor, func(), error) {
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return janitor.New(store, janitor.Config{Logger: log}), store.Close, nil
 }
 
 // OpenKeys opens storage and the key manager alone, for the key
@@ -182,6 +198,9 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 		public:      settings.wrap(log, m, "public", publicMux),
 		admin:       settings.wrap(log, m, "admin", adminMux),
 		settings:    settings,
+
+		janitor:         janitor.New(store, janitor.Config{Logger: log, OnRun: m.ObserveJanitor}),
+		janitorInterval: cfg.JanitorInterval,
 	}, nil
 }
 
@@ -222,10 +241,13 @@ func (s *Server) Serve(ctx context.Context, public, adminLn net.Listener) error 
 	}
 	s.log.Info("veil serving", "public_addr", public.Addr().String(), "admin_addr", adminLn.Addr().String(),
 		"tls", s.tls != nil)
-	kctx, stopKeys := context.WithCancel(ctx)
-	keysDone := make(chan struct{})
-	go func() { defer close(keysDone); s.keys.Run(kctx, s.keyInterval) }()
-	defer func() { stopKeys(); <-keysDone }()
+	bctx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	background.Go(func() { s.keys.Run(bctx, s.keyInterval) })
+	if s.janitorInterval > 0 {
+		background.Go(func() { s.janitor.Run(bctx, s.janitorInterval) })
+	}
+	defer func() { stopBackground(); background.Wait() }()
 
 	var serveErr error
 	select {

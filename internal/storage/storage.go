@@ -339,6 +339,7 @@ type Store interface {
 	Browsers
 	Grants
 	Audit
+	Expiry
 
 	// BeginTx starts a transaction and returns a context carrying it; every
 	// Store method called with that context runs inside it, until Commit

@@ -49,6 +49,9 @@ type Store struct {
 	// audit holds the audit log in the order written; an event's ID is
 	// its index plus one.
 	audit []*storage.AuditEvent
+	// sweeping is the lock of TrySweepLock, apart from mu so that the
+	// Store serves requests while a sweep runs.
+	sweeping sync.Mutex
 }
 
 var _ storage.Store = (*Store)(nil)

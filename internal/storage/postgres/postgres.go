@@ -33,9 +33,9 @@
 // The connection string holds the database password, so errors built while
 // parsing it or connecting never carry it (see redact).
 //
-// BUG: Expired sessions, authorization requests, codes, refresh tokens,
-// access token records and login failures of keys never seen again are
-// never deleted; the tables grow until a sweeper is written.
+// Reading an expired row leaves it in place; DeleteExpired, which the
+// janitor runs under an advisory lock (TrySweepLock), deletes expired rows
+// in batches of its own statements.
 package postgres
 
 import (

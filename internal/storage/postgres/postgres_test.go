@@ -46,20 +46,22 @@ func TestMigrate(t *testing.T) {
 		migrate     func(ctx context.Context, dsn string) error
 		wantVersion uint
 	}{
-		{name: "up", migrate: postgres.MigrateUp, wantVersion: 5},
-		{name: "up again", migrate: postgres.MigrateUp, wantVersion: 5},
-		{name: "down one", migrate: postgres.MigrateDown, wantVersion: 4},
+		{name: "up", migrate: postgres.MigrateUp, wantVersion: 6},
+		{name: "up again", migrate: postgres.MigrateUp, wantVersion: 6},
+		{name: "down one", migrate: postgres.MigrateDown, wantVersion: 5},
+		{name: "down to 4", migrate: postgres.MigrateDown, wantVersion: 4},
 		{name: "down to 3", migrate: postgres.MigrateDown, wantVersion: 3},
 		{name: "down to 2", migrate: postgres.MigrateDown, wantVersion: 2},
 		{name: "down to 1", migrate: postgres.MigrateDown, wantVersion: 1},
-		{name: "up from 1", migrate: postgres.MigrateUp, wantVersion: 5},
-		{name: "down to 4", migrate: postgres.MigrateDown, wantVersion: 4},
+		{name: "up from 1", migrate: postgres.MigrateUp, wantVersion: 6},
+		{name: "down to 5", migrate: postgres.MigrateDown, wantVersion: 5},
+		{name: "down to 4 again", migrate: postgres.MigrateDown, wantVersion: 4},
 		{name: "down to 3 again", migrate: postgres.MigrateDown, wantVersion: 3},
 		{name: "down to 2 again", migrate: postgres.MigrateDown, wantVersion: 2},
 		{name: "down to 1 again", migrate: postgres.MigrateDown, wantVersion: 1},
 		{name: "down to 0", migrate: postgres.MigrateDown, wantVersion: 0},
 		{name: "down with nothing applied", migrate: postgres.MigrateDown, wantVersion: 0},
-		{name: "up after down", migrate: postgres.MigrateUp, wantVersion: 5},
+		{name: "up after down", migrate: postgres.MigrateUp, wantVersion: 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // errNoTx reports Commit or Rollback called with a context that BeginTx did
@@ -26,11 +27,14 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// querier returns the transaction that ctx carries, or the pool if it
-// carries none.
+// querier returns the transaction that ctx carries, else the connection
+// TrySweepLock holds for it, else the pool.
 func (s *Store) querier(ctx context.Context) querier {
 	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
 		return tx
+	}
+	if conn, ok := ctx.Value(connKey{}).(*pgxpool.Conn); ok {
+		return conn
 	}
 	return s.pool
 }

@@ -84,6 +84,11 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ListAuditEvents", testListAuditEvents},
 		{"AuditEventInvalid", testAuditEventInvalid},
 		{"AuditEventAliasing", testAuditEventAliasing},
+		{"DeleteExpired", testDeleteExpired},
+		{"DeleteExpiredBatches", testDeleteExpiredBatches},
+		{"DeleteExpiredStops", testDeleteExpiredStops},
+		{"DeleteExpiredGrants", testDeleteExpiredGrants},
+		{"TrySweepLock", testTrySweepLock},
 		{"InvalidText", testInvalidText},
 		{"Ping", testPing},
 	}
