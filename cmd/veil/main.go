@@ -4,6 +4,7 @@
 //	veil serve                 start the server
 //	veil migrate up|down|status manage the database schema
 //	veil keys list|rotate|rewrap manage Veil's keys
+//	veil bench                 drive load against a running Veil
 //
 // Configuration comes from VEIL_* environment variables; see README.md.
 package main
@@ -30,6 +31,8 @@ commands:
   token inspect [--key FILE] [--jwks URL|FILE] TOKEN
                          show a token's headers, and with the resource's
                          key its claims and whether the signature verifies
+  bench [flags]          drive load against a running Veil and report
+                         requests/s, latency and errors ('veil bench -h')
 
 Configuration is read from VEIL_* environment variables (see README.md);
 'veil serve -h' lists the flags that mirror them.
@@ -63,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return keysCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "token":
 		return tokenCommand(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

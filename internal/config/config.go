@@ -240,6 +240,21 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// LoadAdminToken reads the admin token alone (VEIL_ADMIN_TOKEN or
+// VEIL_ADMIN_TOKEN_FILE), for commands that call a running Veil's admin
+// API rather than run one.
+func LoadAdminToken(getenv func(string) string) (string, error) {
+	c := &Config{}
+	token := c.secret(getenv, "VEIL_ADMIN_TOKEN")
+	if len(c.problems) > 0 {
+		return "", &InvalidError{Problems: c.problems}
+	}
+	if token == "" {
+		return "", &InvalidError{Problems: []error{errors.New("VEIL_ADMIN_TOKEN or VEIL_ADMIN_TOKEN_FILE is required")}}
+	}
+	return token, nil
+}
+
 // Validate reports every problem with the configuration at once.
 func (c *Config) Validate() error {
 	errs := append([]error(nil), c.problems...)
