@@ -2,7 +2,8 @@
 // changing and deleting OAuth2 clients, the resource servers (APIs) that
 // tokens are issued for, and the users who sign in; rotating client
 // secrets; listing and revoking the consents users gave; and listing and
-// rotating Veil's own keys.
+// rotating Veil's own keys; and, when enabled, Go's runtime profiles of
+// the running process.
 //
 // Every route needs the admin bearer token. Bodies are JSON, read strictly:
 // an unknown member, a member given twice, a second JSON value, or a body
@@ -76,6 +77,9 @@ type Config struct {
 	// tokens be signed with: those Veil keeps signing keys for. Nil means
 	// every algorithm Veil can sign with (ES256, RS256, PS256 and EdDSA).
 	SigningAlgorithms []string
+	// Profiling serves Go's runtime profiles under /admin/debug/pprof/
+	// (see routeProfiles). Default false.
+	Profiling bool
 	// Now is the clock that dates resources' encryption keys and tells the
 	// state of Veil's keys. If nil, it is Keys.Now when Keys is set, and
 	// time.Now otherwise.
@@ -122,6 +126,9 @@ func New(cfg Config) http.Handler {
 	h.routeUsers(mux)
 	h.route(mux, "/admin/keys", routes{http.MethodGet: h.listKeys})
 	h.route(mux, "/admin/keys/rotate", routes{http.MethodPost: h.rotateKeys})
+	if cfg.Profiling {
+		h.routeProfiles(mux)
+	}
 	mux.Handle("/", h.serve(func(http.ResponseWriter, *http.Request) error {
 		return errNoRoute
 	}))

@@ -81,6 +81,11 @@ type Config struct {
 	LogFormat string
 	// LogLevel is debug, info, warn or error (VEIL_LOG_LEVEL). Default info.
 	LogLevel string
+	// Profiling serves Go's runtime profiles (CPU, heap, goroutines) on
+	// the admin listener under /admin/debug/pprof/, behind the admin token
+	// (VEIL_PROFILING=true). Default false: they are for measuring, and a
+	// CPU profile slows the server a little while it is taken.
+	Profiling bool
 
 	// TLSCertFile is a PEM file holding the certificate chain both
 	// listeners serve HTTPS with (VEIL_TLS_CERT_FILE), leaf first. Set it
@@ -190,6 +195,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.AdminToken = c.secret(getenv, "VEIL_ADMIN_TOKEN")
 	c.LogLevel = orDefault(getenv("VEIL_LOG_LEVEL"), "info")
 	c.LogFormat = getenv("VEIL_LOG_FORMAT")
+	c.Profiling = c.boolean(getenv, "VEIL_PROFILING")
 	c.AccessTokenLifespan = c.duration(getenv, "VEIL_ACCESS_TOKEN_LIFESPAN", 15*time.Minute)
 	c.AuthorizeCodeLifespan = c.duration(getenv, "VEIL_AUTHORIZE_CODE_LIFESPAN", 2*time.Minute)
 	c.RefreshTokenLifespan = c.duration(getenv, "VEIL_REFRESH_TOKEN_LIFESPAN", 30*24*time.Hour)
@@ -216,6 +222,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.DurationVar(&c.SessionLifetime, "session-lifetime", c.SessionLifetime, "sign-in session lifetime (VEIL_SESSION_LIFETIME)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (VEIL_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (VEIL_LOG_LEVEL)")
+	fs.BoolVar(&c.Profiling, "profiling", c.Profiling, "serve runtime profiles on the admin listener (VEIL_PROFILING)")
 	c.transportFlags(fs, &trusted)
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -34,6 +34,7 @@ func TestLoadDefaultsDevelopment(t *testing.T) {
 		{"AdminAddr", c.AdminAddr, "127.0.0.1:8081"},
 		{"AccessTokenLifespan", c.AccessTokenLifespan, 15 * time.Minute},
 		{"LogFormat", c.LogFormat, "text"},
+		{"Profiling", c.Profiling, false},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -165,5 +166,26 @@ func TestLoadAdminToken(t *testing.T) {
 				t.Errorf("LoadAdminToken() = %q, %v, want %q and an error containing %q", got, err, tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestProfiling(t *testing.T) {
+	tests := []struct {
+		value string
+		want  bool
+		ok    bool
+	}{
+		{"true", true, true},
+		{"false", false, true},
+		{"sometimes", false, false},
+	}
+	for _, tt := range tests {
+		c, err := config.Load(nil, env(map[string]string{"VEIL_PROFILING": tt.value}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); c.Profiling != tt.want || (err == nil) != tt.ok {
+			t.Errorf("Load(VEIL_PROFILING=%s) = %v, Validate() = %v; want %v, ok=%v", tt.value, c.Profiling, err, tt.want, tt.ok)
+		}
 	}
 }

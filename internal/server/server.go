@@ -156,7 +156,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/", admin.New(admin.Config{
 		Store: store, Hasher: p.Hasher(), Token: adminToken, Logger: log,
-		Keys: km, SigningAlgorithms: cfg.SigningAlgorithms,
+		Keys: km, SigningAlgorithms: cfg.SigningAlgorithms, Profiling: cfg.Profiling,
 	}))
 	// The probes need no admin token: orchestrators call them.
 	health.Register(adminMux, store, km)
