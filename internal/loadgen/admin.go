@@ -42,7 +42,7 @@ func (r *runner) register(ctx context.Context) ([]*identity, error) {
 		ids[i] = id
 		return err
 	})
-	created := ids[:0:0]
+	var created []*identity
 	for _, id := range ids {
 		if id != nil {
 			created = append(created, id)

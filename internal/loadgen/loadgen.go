@@ -222,14 +222,14 @@ type runner struct {
 }
 
 func newRunner(c *Config) *runner {
+	// No Proxy: a proxy named by the environment would carry the load
+	// somewhere else first.
 	tr := &http.Transport{
-		Proxy:               nil,
 		TLSClientConfig:     c.TLS,
 		MaxIdleConns:        c.Concurrency + 8,
 		MaxIdleConnsPerHost: c.Concurrency + 8,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}
 	return &runner{
