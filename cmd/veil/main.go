@@ -6,6 +6,7 @@
 //	veil keys list|rotate|rewrap manage Veil's keys
 //	veil clients|resources|users|audit  call the admin API
 //	veil janitor               delete expired items once
+//	veil bench                 drive load against a running Veil
 //
 // Configuration comes from VEIL_* environment variables; see README.md.
 package main
@@ -42,6 +43,8 @@ commands:
                          manage users and consents through the admin API
   audit [flags]          read the audit log through the admin API
                          ('veil users --help' and the like say more)
+  bench [flags]          drive load against a running Veil and report
+                         requests/s, latency and errors ('veil bench -h')
 
 Configuration is read from VEIL_* environment variables (see README.md);
 'veil serve -h' lists the flags that mirror them.
@@ -93,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return tokenCommand(ctx, args[1:], stdout, stderr)
 	case "clients", "resources", "users", "audit":
 		return adminCommand(ctx, args, stdout, stderr, getenv)
+	case "bench":
+		return benchCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -2,7 +2,8 @@
 // changing and deleting OAuth2 clients, the resource servers (APIs) that
 // tokens are issued for, and the users who sign in; rotating client
 // secrets; listing and revoking the consents users gave; and listing and
-// rotating Veil's own keys; and reading the audit log.
+// rotating Veil's own keys; reading the audit log; and, when enabled, Go's
+// runtime profiles of the running process.
 //
 // Every change is written to the audit log (package audit) in the same
 // transaction as the change itself: if its event cannot be written, the
@@ -88,6 +89,9 @@ type Config struct {
 	// a client, resource, user or key (every method but GET and HEAD,
 	// whatever its outcome), so that caches of those records can drop them.
 	Changed func()
+	// Profiling serves Go's runtime profiles under /admin/debug/pprof/
+	// (see routeProfiles). Default false.
+	Profiling bool
 	// Now is the clock that dates resources' encryption keys and tells the
 	// state of Veil's keys. If nil, it is Keys.Now when Keys is set, and
 	// time.Now otherwise.
@@ -140,6 +144,9 @@ func New(cfg Config) http.Handler {
 	h.route(mux, "/admin/keys", routes{http.MethodGet: h.listKeys})
 	h.route(mux, "/admin/keys/rotate", routes{http.MethodPost: h.rotateKeys})
 	h.route(mux, "/admin/audit", routes{http.MethodGet: h.listAudit})
+	if cfg.Profiling {
+		h.routeProfiles(mux)
+	}
 	mux.Handle("/", h.serve(func(http.ResponseWriter, *http.Request) error {
 		return errNoRoute
 	}))

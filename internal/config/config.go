@@ -99,6 +99,11 @@ type Config struct {
 	LogFormat string
 	// LogLevel is debug, info, warn or error (VEIL_LOG_LEVEL). Default info.
 	LogLevel string
+	// Profiling serves Go's runtime profiles (CPU, heap, goroutines) on
+	// the admin listener under /admin/debug/pprof/, behind the admin token
+	// (VEIL_PROFILING=true). Default false: they are for measuring, and a
+	// CPU profile slows the server a little while it is taken.
+	Profiling bool
 
 	// TLSCertFile is a PEM file holding the certificate chain both
 	// listeners serve HTTPS with (VEIL_TLS_CERT_FILE), leaf first. Set it
@@ -231,6 +236,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.MetricsToken = c.secret(getenv, "VEIL_METRICS_TOKEN")
 	c.LogLevel = orDefault(getenv("VEIL_LOG_LEVEL"), "info")
 	c.LogFormat = getenv("VEIL_LOG_FORMAT")
+	c.Profiling = c.boolean(getenv, "VEIL_PROFILING")
 	c.AccessTokenLifespan = c.duration(getenv, "VEIL_ACCESS_TOKEN_LIFESPAN", 15*time.Minute)
 	c.AuthorizeCodeLifespan = c.duration(getenv, "VEIL_AUTHORIZE_CODE_LIFESPAN", 2*time.Minute)
 	c.RefreshTokenLifespan = c.duration(getenv, "VEIL_REFRESH_TOKEN_LIFESPAN", 30*24*time.Hour)
@@ -261,6 +267,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.DurationVar(&c.JanitorInterval, "janitor-interval", c.JanitorInterval, "time between runs of the janitor; 0 turns it off (VEIL_JANITOR_INTERVAL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (VEIL_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (VEIL_LOG_LEVEL)")
+	fs.BoolVar(&c.Profiling, "profiling", c.Profiling, "serve runtime profiles on the admin listener (VEIL_PROFILING)")
 	c.transportFlags(fs, &trusted)
 	c.rateLimitFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -284,6 +291,21 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// LoadAdminToken reads the admin token alone (VEIL_ADMIN_TOKEN or
+// VEIL_ADMIN_TOKEN_FILE), for commands that call a running Veil's admin
+// API rather than run one.
+func LoadAdminToken(getenv func(string) string) (string, error) {
+	c := &Config{}
+	token := c.secret(getenv, "VEIL_ADMIN_TOKEN")
+	if len(c.problems) > 0 {
+		return "", &InvalidError{Problems: c.problems}
+	}
+	if token == "" {
+		return "", &InvalidError{Problems: []error{errors.New("VEIL_ADMIN_TOKEN or VEIL_ADMIN_TOKEN_FILE is required")}}
+	}
+	return token, nil
 }
 
 // Validate reports every problem with the configuration at once.

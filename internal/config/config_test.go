@@ -222,3 +222,55 @@ func TestJanitorInterval(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadAdminToken(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("from-a-file-0123456789abcdefghijklmn\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{name: "variable", env: map[string]string{"VEIL_ADMIN_TOKEN": "tok"}, want: "tok"},
+		{name: "file", env: map[string]string{"VEIL_ADMIN_TOKEN_FILE": file},
+			want: "from-a-file-0123456789abcdefghijklmn"},
+		{name: "neither", env: nil, wantErr: "is required"},
+		{name: "both", env: map[string]string{"VEIL_ADMIN_TOKEN": "tok", "VEIL_ADMIN_TOKEN_FILE": file},
+			wantErr: "not both"},
+		{name: "unreadable file", env: map[string]string{"VEIL_ADMIN_TOKEN_FILE": file + ".missing"},
+			wantErr: "cannot be read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := config.LoadAdminToken(env(tt.env))
+			if got != tt.want || (err == nil) != (tt.wantErr == "") ||
+				err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("LoadAdminToken() = %q, %v, want %q and an error containing %q", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestProfiling(t *testing.T) {
+	tests := []struct {
+		value string
+		want  bool
+		ok    bool
+	}{
+		{"true", true, true},
+		{"false", false, true},
+		{"sometimes", false, false},
+	}
+	for _, tt := range tests {
+		c, err := config.Load(nil, env(map[string]string{"VEIL_PROFILING": tt.value}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); c.Profiling != tt.want || (err == nil) != tt.ok {
+			t.Errorf("Load(VEIL_PROFILING=%s) = %v, Validate() = %v; want %v, ok=%v", tt.value, c.Profiling, err, tt.want, tt.ok)
+		}
+	}
+}

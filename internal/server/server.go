@@ -185,6 +185,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	adminMux.Handle("/", admin.New(admin.Config{
 		Store: store, Hasher: p.Hasher(), Token: adminToken, Logger: log,
 		Keys: km, SigningAlgorithms: cfg.SigningAlgorithms, Changed: p.Forget, Audit: rec,
+		Profiling: cfg.Profiling,
 	}))
 	// The probes need no admin token: orchestrators call them.
 	health.Register(adminMux, store, km)
