@@ -8,7 +8,7 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/veil-auth/veil/migrations"
@@ -66,10 +66,14 @@ func MigrationStatus(ctx context.Context, dsn string) (version uint, dirty bool,
 // open *sql.DB rather than a URL, so that the connection string, password
 // and all, never reaches an error built by golang-migrate.
 func withMigrate(ctx context.Context, dsn, op string, fn func(m *migrate.Migrate) error) error {
-	cfg, err := pgx.ParseConfig(dsn)
+	// pgxpool's parser takes the pool's own settings (pool_max_conns and
+	// the like) out of the connection string, which PostgreSQL would
+	// refuse as unknown parameters.
+	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, errParseDSN)
 	}
+	cfg := pcfg.ConnConfig
 
 	db := stdlib.OpenDB(*cfg)
 	if err := db.PingContext(ctx); err != nil {

@@ -63,10 +63,17 @@ type Store struct {
 
 var _ storage.Store = (*Store)(nil)
 
+// DefaultMaxConns is the size of the connection pool when the connection
+// string does not set pool_max_conns. Most of a token request's time in
+// the database is spent waiting for its commit to reach the disk; with
+// more connections than cores, PostgreSQL flushes many commits at once
+// instead of queueing requests behind a few connections.
+const DefaultMaxConns = 16
+
 // New connects to the database named by dsn, a postgres:// URL or a
 // keyword/value connection string, and checks that it answers. The pool
-// takes pgxpool's settings from dsn (pool_max_conns defaults to the larger
-// of 4 and the number of CPUs). The schema must already be migrated (see
+// takes pgxpool's settings from dsn; pool_max_conns defaults to
+// DefaultMaxConns. The schema must already be migrated (see
 // MigrateUp). New returns storage.ErrUnavailable (wrapped) if the server
 // cannot be reached.
 func New(ctx context.Context, dsn string) (*Store, error) {
@@ -75,6 +82,9 @@ func New(ctx context.Context, dsn string) (*Store, error) {
 		return nil, errParseDSN
 	}
 
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	pw := cfg.ConnConfig.Password
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
