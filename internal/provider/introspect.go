@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -46,7 +48,8 @@ func (p *Provider) Introspect(ctx context.Context, caller fosite.Client, tok str
 	if !token.LooksLikeJWE(tok) {
 		return Introspection{}, nil
 	}
-	rec, err := p.store.AccessToken(ctx, token.Signature(tok))
+	sig := token.Signature(tok)
+	rec, err := p.store.AccessToken(ctx, sig)
 	if errors.Is(err, storage.ErrNotFound) {
 		return Introspection{}, nil
 	}
@@ -62,7 +65,7 @@ func (p *Provider) Introspect(ctx context.Context, caller fosite.Client, tok str
 	if err != nil || !visible {
 		return Introspection{}, err
 	}
-	if !p.verifiesAs(tok, rec) {
+	if !p.verifiesAs(tok, sig, rec) {
 		return Introspection{}, nil
 	}
 	return Introspection{
@@ -107,16 +110,71 @@ func (p *Provider) mayIntrospect(ctx context.Context, caller fosite.Client, rec 
 // A token encrypted to a resource server's key cannot be decrypted here;
 // for it the record, found by the token's SHA-256, is the proof: only the
 // holder of the exact token string Veil issued can present that hash.
-func (p *Provider) verifiesAs(tok string, rec *storage.AccessToken) bool {
-	claims, ours, err := token.ParseOwn(p.keys.Current(), tok)
-	if !ours {
+//
+// Resource servers introspect the same token again and again, and
+// decrypting and verifying it is most of the work of an introspection; so
+// a token string that passed is remembered, by its SHA-256 sig, until it
+// expires. Nothing can make it fail later: the keys that verified it stay
+// published until long after (keys.MaxRetain).
+func (p *Provider) verifiesAs(tok, sig string, rec *storage.AccessToken) bool {
+	now := p.now()
+	if p.verified.has(sig, rec.JTI, now) {
 		return true
 	}
-	if err != nil {
+	claims, ours, err := token.ParseOwn(p.keys.Current(), tok)
+	switch {
+	case !ours:
+	case err != nil:
 		p.log().Warn("stored access token failed verification", "jti", rec.JTI)
 		return false
+	case claims.JTI != rec.JTI || claims.Issuer != p.cfg.Issuer:
+		return false
 	}
-	return claims.JTI == rec.JTI && claims.Issuer == p.cfg.Issuer
+	p.verified.add(sig, rec.JTI, rec.ExpiresAt, now)
+	return true
+}
+
+// verifiedLimit bounds the token strings a Provider remembers as verified:
+// about 10 MB. Past it, the expired ones are forgotten, and if that is not
+// enough, all of them.
+const verifiedLimit = 1 << 16
+
+// verifiedTokens remembers the token strings that passed verifiesAs, by
+// their SHA-256, with the jti of their record and their expiry.
+type verifiedTokens struct {
+	mu sync.Mutex
+	m  map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	jti     string
+	expires time.Time
+}
+
+func (v *verifiedTokens) has(sig, jti string, now time.Time) bool {
+	v.mu.Lock()
+	e, ok := v.m[sig]
+	v.mu.Unlock()
+	return ok && e.jti == jti && now.Before(e.expires)
+}
+
+func (v *verifiedTokens) add(sig, jti string, expires, now time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = make(map[string]verifiedToken)
+	}
+	if len(v.m) >= verifiedLimit {
+		for k, e := range v.m {
+			if !now.Before(e.expires) {
+				delete(v.m, k)
+			}
+		}
+		if len(v.m) >= verifiedLimit {
+			clear(v.m)
+		}
+	}
+	v.m[sig] = verifiedToken{jti: jti, expires: expires}
 }
 
 func (p *Provider) log() *slog.Logger { return p.logger }

@@ -79,6 +79,8 @@ type Provider struct {
 	encrypters encrypters
 	// catalog caches client and resource records.
 	catalog *catalog
+	// verified remembers the token strings introspection has verified.
+	verified verifiedTokens
 	// clientTokens and authFailures are the token endpoint's rate limits
 	// (see limitedAuthentication); nil when off.
 	clientTokens *ratelimit.Set
