@@ -90,6 +90,9 @@ type Handler struct {
 	pages  map[string]*template.Template
 	static http.Handler
 	csrf   []byte
+	// accountHash keys the HMAC that failed sign-ins are counted under
+	// (see accountKey).
+	accountHash []byte
 	// hashing bounds the password hashes computed at once.
 	hashing chan struct{}
 	// addresses and accounts are the sign-in rate limits; nil when off.
@@ -134,11 +137,12 @@ func New(cfg Config) (*Handler, error) {
 	}
 	return &Handler{
 		cfg: cfg, p: cfg.Provider, store: cfg.Store, log: cfg.Logger, pages: pages,
-		static:    http.StripPrefix("/static/", http.FileServerFS(static)),
-		csrf:      cfg.Provider.Key("csrf"),
-		hashing:   make(chan struct{}, 4),
-		addresses: ratelimit.New(cfg.AddressRateLimit, cfg.Now),
-		accounts:  ratelimit.New(cfg.AccountRateLimit, cfg.Now),
+		static:      http.StripPrefix("/static/", http.FileServerFS(static)),
+		csrf:        cfg.Provider.Key("csrf"),
+		accountHash: cfg.Provider.Key("login-account"),
+		hashing:     make(chan struct{}, 4),
+		addresses:   ratelimit.New(cfg.AddressRateLimit, cfg.Now),
+		accounts:    ratelimit.New(cfg.AccountRateLimit, cfg.Now),
 	}, nil
 }
 

@@ -2,6 +2,9 @@ package authorize
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -77,7 +80,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 
 	username := r.PostForm.Get("username")
-	if wait, ok := h.accounts.Allow(accountKey(username)); !ok {
+	if wait, ok := h.accounts.Allow(h.accountKey(username)); !ok {
 		h.rateLimited(w, r, wait, "account")
 		return
 	}
@@ -115,13 +118,19 @@ func (h *Handler) rateLimited(w http.ResponseWriter, r *http.Request, wait time.
 }
 
 // accountKey is the key an account's sign-ins are counted under, in
-// storage and by the rate limit. A username too long to exist shares one
-// key, so that made-up names cannot fill the rate limit's memory.
-func accountKey(username string) string {
+// storage and by the rate limit: an HMAC of the lowercased username under
+// a key every replica derives alike, so that each counts the same
+// account under the same key. The username itself is never kept: it may
+// be a password typed in the wrong field, and a copy of the database
+// must not hold it. A username too long to exist shares one key, so that
+// made-up names cannot fill the rate limit's memory.
+func (h *Handler) accountKey(username string) string {
 	if len(username) > maxUsernameBytes {
 		return "account:"
 	}
-	return "account:" + strings.ToLower(username)
+	m := hmac.New(sha256.New, h.accountHash)
+	m.Write([]byte(strings.ToLower(username)))
+	return "account:" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // maxUsernameBytes is the longest username checkPassword looks up.
@@ -152,7 +161,7 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) 
 		h.loginFailed(ctx, nil, "unknown_user")
 		return nil, errBadCredentials
 	}
-	account := accountKey(username)
+	account := h.accountKey(username)
 	addrKey := "address:" + addr
 	if h.throttled(ctx, addrKey, h.cfg.Throttle.PerAddress) {
 		h.log.Info("login throttled", "remote_addr", addr)

@@ -167,3 +167,39 @@ func TestLoginPage(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginThrottleKeepsNoUsername checks that failed sign-ins are counted
+// in storage under a keyed hash of the username, never the username
+// itself (which may be a password typed in the wrong field), that the
+// hash still counts one account whatever the case it is typed in, and
+// that no log line holds the username of an unknown user.
+func TestLoginThrottleKeepsNoUsername(t *testing.T) {
+	in := startVeil(t, pgtest.DSN(t), newMasterKey(t))
+	in.createResource(apiA, "read")
+	web := in.createApp(true, "read", webRedirect)
+	in.createUser(userName, userPassword)
+	b := in.newBrowser()
+	loginLoc := b.location(b.get(web.authURL("xyz-state", oauth2.GenerateVerifier(), "read")))
+
+	const typedPassword = "Correct-Horse-Battery-9"
+	b.login(loginLoc, typedPassword, "")
+	for _, u := range []string{strings.ToUpper(userName), userName, strings.ToUpper(userName), userName, "aLiCe"} {
+		b.login(loginLoc, u, "wrong password")
+	}
+	for _, s := range []string{typedPassword, userName} {
+		q := `SELECT count(*) FROM login_failures WHERE strpos(lower(key), lower('` + s + `')) > 0`
+		if n := countRows(t, in.dsn, q); n != 0 {
+			t.Errorf("%d login_failures rows hold %q, want none", n, s)
+		}
+	}
+	if strings.Contains(strings.ToLower(in.logs.String()), strings.ToLower(typedPassword)) {
+		t.Errorf("Veil's log holds the typed username %q", typedPassword)
+	}
+	if n := countRows(t, in.dsn, `SELECT count(DISTINCT key) FROM login_failures WHERE key LIKE 'account:_%'`); n != 2 {
+		t.Errorf("login_failures hold %d account keys, want 2 (the unknown name and %s in any case)", n, userName)
+	}
+
+	if loc := b.login(loginLoc, strings.ToUpper(userName), userPassword); !strings.Contains(loc, "e=throttled") {
+		t.Errorf("after five failures in mixed case a correct password went to %s, want the throttled page", loc)
+	}
+}
