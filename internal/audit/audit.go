@@ -16,14 +16,16 @@
 //     transaction, so that no change is kept without its record; if the
 //     event cannot be written, the change fails too.
 //   - Record writes an event of a request that has already done its work
-//     (a consent given, a token revoked, a replay refused). A failure to
-//     write is logged and does not fail the request.
+//     (a consent given, a token revoked). A failure to write is logged
+//     and does not fail the request.
 //   - RecordThrottled is Record for events an attacker can cause at will
-//     (failed client authentications and sign-ins): per action, target
-//     and source address, it writes at most one event per interval and
-//     counts the others, so that a flood neither fills the table nor
-//     turns into a database write per request. The next event written
-//     for the same key carries the count in its "suppressed" detail.
+//     (failed client authentications and sign-ins; replayed codes and
+//     reused refresh tokens, which a client can present again and again):
+//     per action, target and source address, it writes at most one event
+//     per interval and counts the others, so that a flood neither fills
+//     the table nor turns into a database write per request. The next
+//     event written for the same key carries the count in its
+//     "suppressed" detail.
 //
 // BUG: Throttling is per process, so each replica writes its own share.
 // A count of suppressed events is reported only if its key is seen again

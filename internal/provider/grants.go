@@ -55,7 +55,8 @@ func (s fositeStore) CreateAuthorizeCodeSession(ctx context.Context, code string
 // GetAuthorizeCodeSession returns a code's request. A used code returns
 // the request together with fosite.ErrInvalidatedAuthorizeCode, which makes
 // fosite revoke every token issued from it (RFC 6749 §4.1.2: a code
-// presented twice means someone else has it).
+// presented twice means someone else has it). The replay is recorded
+// throttled, as the client holding the code can present it at will.
 func (s fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string, sess fosite.Session) (fosite.Requester, error) {
 	c, err := s.p.store.Code(ctx, code)
 	if err != nil {
@@ -67,7 +68,7 @@ func (s fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string, s
 	}
 	if c.Used {
 		s.p.log().Info("authorization code replayed; revoking its tokens", "client_id", c.ClientID)
-		s.p.audit.Record(ctx, audit.Event{Actor: requester(ctx), Action: audit.CodeReplay,
+		s.p.audit.RecordThrottled(ctx, audit.Event{Actor: requester(ctx), Action: audit.CodeReplay,
 			Target: audit.Grant(c.RequestID), Outcome: audit.Failure,
 			Details: map[string]string{"client_id": c.ClientID, "user_id": c.UserID}})
 		return req, fosite.ErrInvalidatedAuthorizeCode

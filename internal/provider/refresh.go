@@ -39,11 +39,15 @@ func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, a
 // (rotated or revoked) token returns the request with
 // fosite.ErrInactiveToken: fosite then treats the request as reuse and
 // revokes the whole family (RFC 9700 §4.14.2).
+//
+// The reuse is recorded throttled: a client can present a token it
+// revoked itself as often as it likes, and storage cannot tell a rotated
+// token from a revoked one, so each presentation must not cost a row.
 func (s fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
 	req, rt, err := s.refreshSession(ctx, signature, sess)
 	if errors.Is(err, fosite.ErrInactiveToken) {
 		s.p.log().Info("refresh token reused; revoking its family", "client_id", rt.ClientID)
-		s.p.audit.Record(ctx, audit.Event{Actor: requester(ctx), Action: audit.RefreshTokenReuse,
+		s.p.audit.RecordThrottled(ctx, audit.Event{Actor: requester(ctx), Action: audit.RefreshTokenReuse,
 			Target: audit.Grant(rt.RequestID), Outcome: audit.Failure,
 			Details: map[string]string{"client_id": rt.ClientID, "user_id": rt.UserID}})
 	}

@@ -178,6 +178,13 @@ func TestAuditEvents(t *testing.T) {
 		if _, err := web.cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil {
 			t.Fatal("second Exchange() of one code succeeded")
 		}
+		// Further replays within the throttle interval are counted,
+		// not written.
+		for range 3 {
+			if _, err := web.cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil {
+				t.Fatal("another Exchange() of one code succeeded")
+			}
+		}
 		ev := in.oneEvent(audit.CodeReplay)
 		wantEvent(t, ev, "client:"+web.creds.ID, ev.Target, "failure",
 			map[string]string{"client_id": web.creds.ID, "user_id": userID})
@@ -201,6 +208,10 @@ func TestAuditEvents(t *testing.T) {
 		}
 		assertOAuthError(t, in.post("/oauth2/token", web.creds.ID, web.creds.Secret, form),
 			http.StatusBadRequest, "invalid_grant")
+		for range 3 {
+			assertOAuthError(t, in.post("/oauth2/token", web.creds.ID, web.creds.Secret, form),
+				http.StatusBadRequest, "invalid_grant")
+		}
 		ev := in.oneEvent(audit.RefreshTokenReuse)
 		wantEvent(t, ev, "client:"+web.creds.ID, ev.Target, "failure",
 			map[string]string{"client_id": web.creds.ID, "user_id": userID})
