@@ -164,8 +164,7 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) 
 	account := h.accountKey(username)
 	addrKey := "address:" + addr
 	if h.throttled(ctx, addrKey, h.cfg.Throttle.PerAddress) {
-		h.log.Info("login throttled", "remote_addr", addr)
-		h.loginFailed(ctx, nil, "throttled")
+		h.loginThrottled(ctx, username, addr)
 		return nil, errThrottled
 	}
 	n, err := h.store.RecordLoginFailure(ctx, account, h.cfg.Now(), h.cfg.Throttle.Window)
@@ -173,8 +172,7 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw, addr string) 
 		return nil, err
 	}
 	if n > h.cfg.Throttle.PerAccount {
-		h.log.Info("login throttled", "remote_addr", addr)
-		h.loginFailed(ctx, nil, "throttled")
+		h.loginThrottled(ctx, username, addr)
 		return nil, errThrottled
 	}
 
@@ -225,6 +223,19 @@ func (h *Handler) loginFailed(ctx context.Context, u *storage.User, reason strin
 	h.cfg.Audit.RecordThrottled(ctx, audit.Event{Actor: audit.ActorAnonymous,
 		Action: audit.LoginFailed, Target: target, Outcome: audit.Failure,
 		Details: map[string]string{"reason": reason}})
+}
+
+// loginThrottled logs and records a sign-in refused by the throttle,
+// naming the user if username is one. The lookup costs a query per
+// refused attempt, which the process's rate limits bound; if it fails,
+// the event names no one.
+func (h *Handler) loginThrottled(ctx context.Context, username, addr string) {
+	h.log.Info("login throttled", "remote_addr", addr)
+	u, err := h.store.UserByUsername(ctx, username)
+	if err != nil {
+		u = nil
+	}
+	h.loginFailed(ctx, u, "throttled")
 }
 
 // failureReason tells why a sign-in as u (nil for an unknown username)

@@ -340,3 +340,38 @@ func TestAuditKeyEvents(t *testing.T) {
 		t.Errorf("key.rewrap event (-want +got):\n%s", diff)
 	}
 }
+
+// TestAuditThrottledLogin checks that a sign-in refused by the throttle
+// is recorded against the user it names, and against no one when the
+// username names no user.
+func TestAuditThrottledLogin(t *testing.T) {
+	in := startLimitedVeil(t, func(*config.Config) {})
+	in.createResource(apiA, "read")
+	web := in.createApp(true, "read", webRedirect)
+	userID := in.createUser(userName, userPassword)
+	authURL := web.authURL("state-12345", oauth2.GenerateVerifier(), "read")
+
+	b, form := loginForm(in, authURL, "198.51.100.1")
+	for range 5 {
+		signIn(b, form, userName, "wrong password")
+		signIn(b, form, "nobody", "wrong password")
+	}
+	// From another address, so that the audit throttle has not seen
+	// the attempt's target and source yet.
+	for _, name := range []string{strings.ToUpper(userName), "nobody"} {
+		b, form := loginForm(in, authURL, "198.51.100.2")
+		if loc := b.location(signIn(b, form, name, userPassword)); !strings.Contains(loc, "e=throttled") {
+			t.Fatalf("sign-in as %s after five failures went to %s, want the throttled page", name, loc)
+		}
+	}
+
+	var targets []string
+	for _, ev := range in.auditEvents("action=login.failed") {
+		if ev.Details["reason"] == "throttled" {
+			targets = append(targets, ev.Target)
+		}
+	}
+	if want := []string{"", "user:" + userID}; !cmp.Equal(targets, want) {
+		t.Errorf("targets of throttled login.failed events = %q, want %q", targets, want)
+	}
+}
