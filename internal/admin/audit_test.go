@@ -82,6 +82,10 @@ func testAuditChanges(t *testing.T, e *env) {
 	u := e.createUser(userBody())
 	e.do(http.MethodPut, "/admin/users/"+u.ID, map[string]any{"username": "alice2",
 		"password": "another long password", "disabled": false}).want(t, http.StatusOK, nil)
+	for _, disabled := range []bool{true, false} {
+		e.do(http.MethodPut, "/admin/users/"+u.ID, map[string]any{"username": "alice2",
+			"disabled": disabled}).want(t, http.StatusOK, nil)
+	}
 	e.do(http.MethodPost, "/admin/users/"+u.ID+"/disable", nil).want(t, http.StatusOK, nil)
 	e.do(http.MethodPost, "/admin/users/"+u.ID+"/disable", nil).want(t, http.StatusOK, nil)
 	e.do(http.MethodPost, "/admin/users/"+u.ID+"/enable", nil).want(t, http.StatusOK, nil)
@@ -101,6 +105,10 @@ func testAuditChanges(t *testing.T, e *env) {
 			"client_id": c.ClientID, "resource": apiURL + "/v2"}},
 		{"user.enable", user, nil},
 		{"user.disable", user, nil},
+		{"user.enable", user, map[string]string{"username": "alice2", "disabled": "false",
+			"password_changed": "false"}},
+		{"user.disable", user, map[string]string{"username": "alice2", "disabled": "true",
+			"password_changed": "false"}},
 		{"user.update", user, map[string]string{"username": "alice2", "disabled": "false",
 			"password_changed": "true"}},
 		{"user.create", user, map[string]string{"username": "alice"}},

@@ -184,7 +184,7 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	e := audit.Event{Actor: audit.ActorAdmin, Action: audit.UserUpdate, Target: audit.User(u.ID),
+	e := audit.Event{Actor: audit.ActorAdmin, Action: updateAction(old, &u), Target: audit.User(u.ID),
 		Details: map[string]string{
 			"username":         u.Username,
 			"disabled":         strconv.FormatBool(u.Disabled),
@@ -201,6 +201,21 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 		"disabled", u.Disabled, "password_changed", req.Password != nil)
 	writeJSON(w, http.StatusOK, showUser(&u))
 	return nil
+}
+
+// updateAction is the audit action of an update from old to u: a PUT that
+// disables or enables the user is recorded as user.disable or user.enable,
+// whatever else it changes (its details say what), so that the log
+// filtered by either action finds every one; other updates are
+// user.update.
+func updateAction(old, u *storage.User) string {
+	switch {
+	case !old.Disabled && u.Disabled:
+		return audit.UserDisable
+	case old.Disabled && !u.Disabled:
+		return audit.UserEnable
+	}
+	return audit.UserUpdate
 }
 
 // setDisabled returns the handler of POST /admin/users/{id}/disable or
