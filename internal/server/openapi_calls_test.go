@@ -446,6 +446,13 @@ func (s *specChecker) audit() {
 		want(http.StatusBadRequest).breaks())
 	s.run(s.admin(http.MethodGet, "/admin/audit?outcome=maybe", nil).
 		want(http.StatusBadRequest).breaks())
+	s.run(s.admin(http.MethodGet, "/admin/audit?action=client.create", nil).want(http.StatusOK))
+	s.run(s.admin(http.MethodGet, "/admin/audit?action=client.explode", nil).
+		want(http.StatusBadRequest).breaks())
+	s.run(s.admin(http.MethodGet, "/admin/audit?actor="+strings.Repeat("a", 257), nil).
+		want(http.StatusBadRequest).breaks())
+	s.run(s.admin(http.MethodGet, "/admin/audit?target=", nil).
+		want(http.StatusBadRequest).breaks())
 }
 
 // metrics scrapes the admin listener.

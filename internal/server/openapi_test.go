@@ -17,6 +17,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/veil-auth/veil/internal/audit"
 )
 
 // specFile is the OpenAPI document of Veil's HTTP API, relative to this
@@ -78,6 +81,24 @@ func TestOpenAPIDocument(t *testing.T) {
 				t.Errorf("%s has no security requirement (use [] for none)", key)
 			}
 		}
+	}
+}
+
+// TestOpenAPIAuditActions checks that the audit listing's action
+// parameter lists exactly the actions the server accepts.
+func TestOpenAPIAuditActions(t *testing.T) {
+	op := loadSpec(t).Paths.Find("/admin/audit").Get
+	p := op.Parameters.GetByInAndName("query", "action")
+	if p == nil {
+		t.Fatal("GET /admin/audit has no action parameter")
+	}
+	var got []string
+	for _, v := range p.Schema.Value.Enum {
+		s, _ := v.(string)
+		got = append(got, s)
+	}
+	if diff := cmp.Diff(audit.Actions, got); diff != "" {
+		t.Errorf("action enum of GET /admin/audit (-server +document):\n%s", diff)
 	}
 }
 
