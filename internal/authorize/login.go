@@ -15,6 +15,7 @@ import (
 	"github.com/veil-auth/veil/internal/clientip"
 	"github.com/veil-auth/veil/internal/password"
 	"github.com/veil-auth/veil/internal/ratelimit"
+	"github.com/veil-auth/veil/internal/reqlog"
 	"github.com/veil-auth/veil/internal/storage"
 )
 
@@ -49,7 +50,9 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// login serves POST /login.
+// login serves POST /login. A failed or throttled sign-in redirects back
+// to the form like a success redirects onwards, so it names its outcome
+// for the request log and metrics (login_failed, login_throttled).
 //
 // Two rate limits kept in this process stand in front of the throttling
 // counted in storage: per client address, checked before anything else,
@@ -87,9 +90,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	user, err := h.checkPassword(ctx, username, r.PostForm.Get("password"), clientAddress(r))
 	switch {
 	case errors.Is(err, errThrottled):
+		reqlog.SetError(ctx, "login_throttled")
 		seeOther(w, back+"&e=throttled")
 		return
 	case errors.Is(err, errBadCredentials):
+		reqlog.SetError(ctx, "login_failed")
 		seeOther(w, back+"&e=failed")
 		return
 	case err != nil:

@@ -54,9 +54,10 @@ func SetClient(ctx context.Context, clientID string) {
 	}
 }
 
-// SetError records the OAuth error code a request was answered with. The
-// code must come from a fixed set, never from the request: metrics label
-// requests with it, and each code makes new series.
+// SetError records the error code a request was answered with: an OAuth
+// error code, or Veil's own for a failure answered with a redirect (such
+// as login_failed). The code must come from a fixed set, never from the
+// request: metrics label requests with it, and each code makes new series.
 func SetError(ctx context.Context, code string) {
 	if in, ok := ctx.Value(key{}).(*info); ok {
 		in.errorCode = code

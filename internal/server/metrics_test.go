@@ -53,6 +53,17 @@ func TestMetrics(t *testing.T) {
 	if !strings.Contains(b.decide(loc, "deny", false), "error=access_denied") {
 		t.Fatal("deny did not redirect with access_denied")
 	}
+	// Five failed sign-ins for another user, then one refused by the
+	// throttle.
+	in.createUser("bob", userPassword)
+	other := in.newBrowser()
+	loginLoc := other.location(other.get(web.authURL("state-failed", oauth2.GenerateVerifier(), "read")))
+	for range 5 {
+		other.login(loginLoc, "bob", "wrong password")
+	}
+	if got := other.login(loginLoc, "bob", userPassword); !strings.Contains(got, "e=throttled") {
+		t.Fatalf("sign-in after five failures went to %s, want the throttled page", got)
+	}
 	// Errors: wrong secrets at two endpoints, an unknown grant type, a
 	// scope the client lacks at the authorization endpoint, a path the
 	// public listener does not serve, the admin API without its token.
@@ -86,8 +97,10 @@ func TestMetrics(t *testing.T) {
 		{"veil_http_requests_total", publicSeries("POST /oauth2/introspect", "ok"), 3},
 		{"veil_http_requests_total", publicSeries("POST /oauth2/introspect", "invalid_client"), 1},
 		{"veil_http_requests_total", publicSeries("GET /oauth2/authorize", "invalid_scope"), 1},
-		{"veil_http_requests_total", publicSeries("GET /oauth2/authorize", "ok"), 2},
+		{"veil_http_requests_total", publicSeries("GET /oauth2/authorize", "ok"), 3},
 		{"veil_http_requests_total", publicSeries("POST /login", "ok"), 1},
+		{"veil_http_requests_total", publicSeries("POST /login", "login_failed"), 5},
+		{"veil_http_requests_total", publicSeries("POST /login", "login_throttled"), 1},
 		{"veil_http_requests_total", publicSeries("POST /consent", "ok"), 1},
 		{"veil_http_requests_total", publicSeries("POST /consent", "access_denied"), 1},
 		{"veil_http_requests_total", publicSeries("/", "not_found"), 1},
