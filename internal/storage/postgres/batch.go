@@ -84,18 +84,25 @@ func (b *batcher[A, R]) do(ctx context.Context, arg A) (R, error) {
 		return zero, fmt.Errorf("%s: %w", b.op, err)
 	}
 
+	var r result[R]
 	select {
-	case r := <-c.done:
-		return r.val, r.err
+	case r = <-c.done:
 	case <-ctx.Done():
 		// A result that came at the same moment is still the answer.
+		r.err = ctx.Err()
 		select {
-		case r := <-c.done:
-			return r.val, r.err
+		case r = <-c.done:
 		default:
 		}
+	}
+
+	// Once ctx has ended, a failure is put down to it: the round trip
+	// ends when the context of every caller in it has, and then fails
+	// with an error of its own context.
+	if r.err != nil && ctx.Err() != nil {
 		return zero, fmt.Errorf("%s: %w", b.op, mapError(ctx.Err()))
 	}
+	return r.val, r.err
 }
 
 func (b *batcher[A, R]) enqueue(c *call[A, R]) error {
