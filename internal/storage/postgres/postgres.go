@@ -26,6 +26,12 @@
 // condition on the row's latest version, which is what makes them single-use
 // at that level.
 //
+// CreateAccessToken and AccessToken, the one statement of every token
+// request and every introspection, are batched when called outside a
+// transaction: a few workers each serve whatever calls are waiting with one
+// round trip, and inserts share one commit (see batcher). A caller is
+// answered only once its batch has committed.
+//
 // Expiry (of sessions and authorization requests) is judged by this
 // process's clock, against times that callers computed with the same kind
 // of clock, rather than by the database server's.
