@@ -103,6 +103,43 @@ func TestErrorsBrokenServer(t *testing.T) {
 			},
 		},
 		{
+			// The batched statements run on a context of their own.
+			name: "batched insert, silent server",
+			call: func(t *testing.T, ctx context.Context, p *proxy) error {
+				s := open(t, p.dsn)
+				t.Cleanup(p.cut)
+				p.freeze()
+				return s.CreateAccessToken(ctx, accessToken("at", ""))
+			},
+		},
+		{
+			name: "batched lookup, silent server",
+			call: func(t *testing.T, ctx context.Context, p *proxy) error {
+				s := open(t, p.dsn)
+				t.Cleanup(p.cut)
+				p.freeze()
+				_, err := s.AccessToken(ctx, "at")
+				return err
+			},
+		},
+		{
+			name: "batched insert, connection cut",
+			call: func(t *testing.T, ctx context.Context, p *proxy) error {
+				s := open(t, p.dsn)
+				p.cut()
+				return s.CreateAccessToken(ctx, accessToken("at", ""))
+			},
+		},
+		{
+			name: "batched lookup, connection cut",
+			call: func(t *testing.T, ctx context.Context, p *proxy) error {
+				s := open(t, p.dsn)
+				p.cut()
+				_, err := s.AccessToken(ctx, "at")
+				return err
+			},
+		},
+		{
 			name: "Ping, connection cut",
 			call: func(t *testing.T, ctx context.Context, p *proxy) error {
 				s := open(t, p.dsn)

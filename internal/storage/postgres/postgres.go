@@ -26,6 +26,12 @@
 // condition on the row's latest version, which is what makes them single-use
 // at that level.
 //
+// CreateAccessToken and AccessToken, the one statement of every token
+// request and every introspection, are batched when called outside a
+// transaction: a few workers each serve whatever calls are waiting with one
+// round trip, and inserts share one commit (see batcher). A caller is
+// answered only once its batch has committed.
+//
 // Expiry (of sessions and authorization requests) is judged by this
 // process's clock, against times that callers computed with the same kind
 // of clock, rather than by the database server's.
@@ -59,6 +65,12 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+
+	// tokenWrites and tokenReads batch the access-token inserts and
+	// lookups made outside a transaction, the statements of every token
+	// request and every introspection.
+	tokenWrites *batcher[*storage.AccessToken, struct{}]
+	tokenReads  *batcher[string, *storage.AccessToken]
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -94,7 +106,21 @@ func New(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, redact(fmt.Errorf("connect to database: %w", mapError(err)), pw)
 	}
-	return &Store{pool: pool, now: time.Now}, nil
+
+	s := &Store{pool: pool, now: time.Now}
+	workers := batchWorkers(cfg.MaxConns)
+	s.tokenWrites = newBatcher("create access token", workers, s.insertAccessTokens)
+	s.tokenReads = newBatcher("get access token", workers, s.selectAccessTokens)
+	return s, nil
+}
+
+// batchWorkers is how many workers each batcher runs: a quarter of the
+// pool, at most four. Each holds a connection only during its round trip,
+// and a few round trips in flight at once keep the commits of one batch
+// from holding up the next, while leaving most connections to everything
+// else.
+func batchWorkers(maxConns int32) int {
+	return int(max(1, min(4, maxConns/4)))
 }
 
 // Ping reports whether the database answers.
@@ -111,8 +137,12 @@ func (s *Store) Stat() *pgxpool.Stat {
 	return s.pool.Stat()
 }
 
-// Close closes every connection of the pool.
+// Close serves the access-token calls already queued, then closes every
+// connection of the pool. Calls made after Close fail with
+// storage.ErrUnavailable.
 func (s *Store) Close() {
+	s.tokenWrites.close()
+	s.tokenReads.close()
 	s.pool.Close()
 }
 
