@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -56,13 +58,51 @@ func (l httpSettings) wrap(log *slog.Logger, m *metrics.Metrics, listener string
 // OAuth endpoints set a shorter deadline of their own.
 const RequestDeadline = 5 * time.Second
 
+// maxPrereadBytes is how much of a body withDeadline reads before the
+// deadline starts: the largest body any handler accepts (the OAuth
+// endpoints' and the admin API's 64 KiB).
+const maxPrereadBytes = 64 << 10
+
+// withDeadline gives each request the deadline d, counted from when its
+// body has arrived. The time a client takes to upload is its own, bounded
+// by the listener's read timeout; were it counted, a slow upload would
+// find the deadline spent and be answered as a database outage. A body
+// over maxPrereadBytes, or one whose read fails, reaches the handler as
+// it came, failure included, for the handler to refuse in its own words.
 func withDeadline(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = preread(r.Body)
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+// preread reads body up to maxPrereadBytes and returns a body that gives
+// what was read, then the rest of body, or the error the read met.
+func preread(body io.ReadCloser) io.ReadCloser {
+	buf, err := io.ReadAll(io.LimitReader(body, maxPrereadBytes))
+	var rest io.Reader
+	switch {
+	case err != nil:
+		rest = failedReader{err}
+	case len(buf) < maxPrereadBytes:
+		rest = http.NoBody
+	default:
+		rest = body
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf), rest), body}
+}
+
+// failedReader returns err from every Read.
+type failedReader struct{ err error }
+
+func (f failedReader) Read([]byte) (int, error) { return 0, f.err }
 
 // limitConcurrency lets at most n requests into next at once and answers
 // the others 503 at once. It never queues: under overload a queue only
