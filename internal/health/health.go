@@ -1,7 +1,8 @@
 // Package health answers liveness and readiness probes: /health/live says
 // the process serves HTTP, /health/ready says it can serve OAuth requests
-// (the database answers and keys are loaded). Both are on both listeners,
-// need no credentials and reveal nothing but up or down.
+// (the database answers and holds the schema this build expects, and keys
+// are loaded). Both are on both listeners, need no credentials and reveal
+// nothing but up or down.
 package health
 
 import (
@@ -22,7 +23,7 @@ const (
 // probe never hangs on a database that does not answer.
 const pingTimeout = time.Second
 
-// Pinger reports whether the database answers.
+// Pinger reports whether the database answers and is ready for use.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
@@ -39,7 +40,7 @@ func Register(mux *http.ServeMux, db Pinger, km *keys.Manager) {
 		case km.Current() == nil:
 			write(w, http.StatusServiceUnavailable, `{"status":"unavailable","reason":"keys not loaded"}`)
 		case db.Ping(ctx) != nil:
-			write(w, http.StatusServiceUnavailable, `{"status":"unavailable","reason":"database not answering"}`)
+			write(w, http.StatusServiceUnavailable, `{"status":"unavailable","reason":"database not ready"}`)
 		default:
 			write(w, http.StatusOK, `{"status":"ready"}`)
 		}

@@ -97,14 +97,6 @@ func New(ctx context.Context, dsn string) (*Store, error) {
 	return &Store{pool: pool, now: time.Now}, nil
 }
 
-// Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", mapError(err))
-	}
-	return nil
-}
-
 // Stat returns a snapshot of the connection pool's statistics, for the
 // metrics.
 func (s *Store) Stat() *pgxpool.Stat {
