@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/veil-auth/veil/internal/keys"
 )
 
@@ -28,22 +30,41 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Probe reports whether path is one of the probes. The listeners let
+// probes past their bound on requests in flight: a busy replica is still
+// alive, and an orchestrator that read a refusal as death would restart
+// healthy replicas just when they are needed most.
+func Probe(path string) bool {
+	return path == PathLive || path == PathReady
+}
+
 // Register adds the probes to mux.
 func Register(mux *http.ServeMux, db Pinger, km *keys.Manager) {
 	mux.HandleFunc("GET "+PathLive, func(w http.ResponseWriter, _ *http.Request) {
 		write(w, http.StatusOK, `{"status":"live"}`)
 	})
+
+	// Probes are not bounded in number (see Probe), so concurrent
+	// readiness probes share one database check rather than each taking
+	// a connection from the pool.
+	var checks singleflight.Group
 	mux.HandleFunc("GET "+PathReady, func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
-		defer cancel()
-		switch {
-		case km.Current() == nil:
+		if km.Current() == nil {
 			write(w, http.StatusServiceUnavailable, `{"status":"unavailable","reason":"keys not loaded"}`)
-		case db.Ping(ctx) != nil:
-			write(w, http.StatusServiceUnavailable, `{"status":"unavailable","reason":"database not ready"}`)
-		default:
-			write(w, http.StatusOK, `{"status":"ready"}`)
+			return
 		}
+		_, err, _ := checks.Do("", func() (any, error) {
+			// Not cut short when the probe that started it goes away:
+			// others may be waiting for the answer.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), pingTimeout)
+			defer cancel()
+			return nil, db.Ping(ctx)
+		})
+		if err != nil {
+			write(w, http.StatusServiceUnavailable, `{"status":"unavailable","reason":"database not ready"}`)
+			return
+		}
+		write(w, http.StatusOK, `{"status":"ready"}`)
 	})
 }
 

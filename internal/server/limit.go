@@ -12,6 +12,7 @@ import (
 
 	"github.com/veil-auth/veil/internal/clientip"
 	"github.com/veil-auth/veil/internal/config"
+	"github.com/veil-auth/veil/internal/health"
 	"github.com/veil-auth/veil/internal/metrics"
 	"github.com/veil-auth/veil/internal/reqlog"
 )
@@ -42,11 +43,11 @@ func httpSettingsOf(cfg *config.Config) httpSettings {
 // address, log the request, count it, and bound the requests in flight.
 // The bound is inside the log and the metrics so that refused requests are
 // logged and counted too; the metrics sit inside the log, whose error code
-// they read, and learn the endpoint from the mux itself.
+// they read, and learn the endpoint from the mux itself. The health probes
+// are exempt from the bound (see health.Probe).
 func (l httpSettings) wrap(log *slog.Logger, m *metrics.Metrics, listener string, mux http.Handler) http.Handler {
-	next := metrics.Route(mux)
-	next = withDeadline(RequestDeadline, next)
-	next = limitConcurrency(l.concurrent, next)
+	inner := withDeadline(RequestDeadline, metrics.Route(mux))
+	next := exemptProbes(inner, limitConcurrency(l.concurrent, inner))
 	next = m.Middleware(listener, next)
 	next = reqlog.Middleware(log, listener, next)
 	return clientip.Middleware(l.trustedProxies, next)
@@ -103,6 +104,18 @@ func preread(body io.ReadCloser) io.ReadCloser {
 type failedReader struct{ err error }
 
 func (f failedReader) Read([]byte) (int, error) { return 0, f.err }
+
+// exemptProbes sends the health probes to direct and every other request
+// to limited.
+func exemptProbes(direct, limited http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if health.Probe(r.URL.Path) {
+			direct.ServeHTTP(w, r)
+			return
+		}
+		limited.ServeHTTP(w, r)
+	})
+}
 
 // limitConcurrency lets at most n requests into next at once and answers
 // the others 503 at once. It never queues: under overload a queue only
