@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/veil-auth/veil/internal/keys"
+	"github.com/veil-auth/veil/internal/reqlog"
 )
 
 // Paths of the probes.
@@ -43,6 +44,10 @@ func Register(mux *http.ServeMux, db Pinger, km *keys.Manager) {
 	mux.HandleFunc("GET "+PathLive, func(w http.ResponseWriter, _ *http.Request) {
 		write(w, http.StatusOK, `{"status":"live"}`)
 	})
+	// The method-less patterns lose to the GET ones, so only other
+	// methods arrive here.
+	mux.Handle(PathLive, MethodNotAllowed("GET, HEAD"))
+	mux.Handle(PathReady, MethodNotAllowed("GET, HEAD"))
 
 	// Probes are not bounded in number (see Probe), so concurrent
 	// readiness probes share one database check rather than each taking
@@ -65,6 +70,18 @@ func Register(mux *http.ServeMux, db Pinger, km *keys.Manager) {
 			return
 		}
 		write(w, http.StatusOK, `{"status":"ready"}`)
+	})
+}
+
+// MethodNotAllowed answers 405 with allow as the Allow header, in the
+// JSON error shape of Veil's other endpoints. The admin listener uses it
+// for the metrics too.
+func MethodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqlog.SetError(r.Context(), "invalid_request")
+		w.Header().Set("Allow", allow)
+		write(w, http.StatusMethodNotAllowed,
+			`{"error":"invalid_request","error_description":"The HTTP method is not allowed here."}`)
 	})
 }
 

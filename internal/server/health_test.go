@@ -87,3 +87,27 @@ func TestReadyNeedsSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongMethodAllow: the probes and the metrics answer a method they do
+// not serve with 405 and Allow, as the OpenAPI document says, not 404.
+func TestWrongMethodAllow(t *testing.T) {
+	in := startVeil(t, "", newMasterKey(t))
+	type target struct{ base, path string }
+	targets := []target{{in.adminURL, "/metrics"}}
+	for _, base := range []string{in.base, in.adminURL} {
+		targets = append(targets, target{base, "/health/live"}, target{base, "/health/ready"})
+	}
+	for _, tg := range targets {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+			req, err := http.NewRequest(method, tg.base+tg.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := do(t, req)
+			if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("%s %s%s = %d, Allow %q; want 405, Allow \"GET, HEAD\"",
+					method, tg.base, tg.path, r.status, r.header.Get("Allow"))
+			}
+		}
+	}
+}

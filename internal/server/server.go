@@ -200,6 +200,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	// The probes need no admin token: orchestrators call them.
 	health.Register(adminMux, store, km)
 	adminMux.Handle("GET "+metrics.Path, m.Handler(adminToken, cfg.MetricsToken))
+	adminMux.Handle(metrics.Path, health.MethodNotAllowed("GET, HEAD"))
 	settings := httpSettingsOf(cfg)
 	return &Server{
 		log:         log,
