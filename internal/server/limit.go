@@ -46,8 +46,8 @@ func httpSettingsOf(cfg *config.Config) httpSettings {
 // they read, and learn the endpoint from the mux itself. The health probes
 // are exempt from the bound (see health.Probe).
 func (l httpSettings) wrap(log *slog.Logger, m *metrics.Metrics, listener string, mux http.Handler) http.Handler {
-	inner := withDeadline(RequestDeadline, metrics.Route(mux))
-	next := exemptProbes(inner, limitConcurrency(l.concurrent, inner))
+	routed := withDeadline(RequestDeadline, metrics.Route(mux))
+	next := exemptProbes(routed, limitConcurrency(l.concurrent, bodyFirst(routed)))
 	next = m.Middleware(listener, next)
 	next = reqlog.Middleware(log, listener, next)
 	return clientip.Middleware(l.trustedProxies, next)
@@ -59,25 +59,33 @@ func (l httpSettings) wrap(log *slog.Logger, m *metrics.Metrics, listener string
 // OAuth endpoints set a shorter deadline of their own.
 const RequestDeadline = 5 * time.Second
 
-// maxPrereadBytes is how much of a body withDeadline reads before the
-// deadline starts: the largest body any handler accepts (the OAuth
-// endpoints' and the admin API's 64 KiB).
+// maxPrereadBytes is how much of a body bodyFirst reads: the largest body
+// any handler accepts (the OAuth endpoints' and the admin API's 64 KiB).
 const maxPrereadBytes = 64 << 10
 
-// withDeadline gives each request the deadline d, counted from when its
-// body has arrived. The time a client takes to upload is its own, bounded
-// by the listener's read timeout; were it counted, a slow upload would
-// find the deadline spent and be answered as a database outage. A body
-// over maxPrereadBytes, or one whose read fails, reaches the handler as
-// it came, failure included, for the handler to refuse in its own words.
+// withDeadline gives each request the deadline d.
 func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// bodyFirst reads the body before next, which starts the deadline, so
+// that the time a client takes to upload is its own, bounded by the
+// listener's read timeout: were it counted, a slow upload would find the
+// deadline spent and be answered as a database outage. A body over
+// maxPrereadBytes, or one whose read fails, reaches the handler as it
+// came, failure included, for the handler to refuse in its own words.
+// The health probes skip it: they read no body, and being exempt from the
+// bound on requests in flight they must hold no buffer.
+func bodyFirst(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = preread(r.Body)
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r)
 	})
 }
 

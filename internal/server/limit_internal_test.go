@@ -94,8 +94,9 @@ func TestBusyBodyIsJSON(t *testing.T) {
 	}
 }
 
-// TestDeadlineAfterBody checks that withDeadline's clock starts once the
-// body has arrived, and that a body read that fails reaches the handler.
+// TestDeadlineAfterBody checks that behind bodyFirst, withDeadline's clock
+// starts once the body has arrived, and that a body read that fails
+// reaches the handler.
 func TestDeadlineAfterBody(t *testing.T) {
 	const d = 100 * time.Millisecond
 	tests := []struct {
@@ -109,10 +110,10 @@ func TestDeadlineAfterBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var readErr, ctxErr error
-			h := withDeadline(d, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := bodyFirst(withDeadline(d, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				_, readErr = io.ReadAll(r.Body)
 				ctxErr = r.Context().Err()
-			}))
+			})))
 			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", tt.body))
 			if ctxErr != nil {
 				t.Errorf("context after reading the body: %v, want none", ctxErr)
