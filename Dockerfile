@@ -1,4 +1,6 @@
 # Builds the veil binary into a small image. Used by docker-compose.yml.
+# .dockerignore sends only the sources into the build: `COPY . .` below
+# cannot pick up ./secrets/ or .git.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./

@@ -246,10 +246,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.KeyRefreshInterval = c.duration(getenv, "VEIL_KEY_REFRESH_INTERVAL", 5*time.Second)
 	c.ClientCacheTTL = c.duration(getenv, "VEIL_CLIENT_CACHE_TTL", 5*time.Second)
 	c.JanitorInterval = c.duration(getenv, "VEIL_JANITOR_INTERVAL", time.Hour)
-	c.SigningAlgorithms = []string{"ES256", "RS256"}
-	if v := getenv("VEIL_SIGNING_ALGORITHMS"); v != "" {
-		c.SigningAlgorithms = strings.Split(strings.ReplaceAll(v, " ", ""), ",")
-	}
+	algorithms := orDefault(getenv("VEIL_SIGNING_ALGORITHMS"), "ES256,RS256")
 	if mk := c.secret(getenv, "VEIL_MASTER_KEY"); mk != "" {
 		c.MasterKeys = c.masterKeys(mk)
 	}
@@ -268,6 +265,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (VEIL_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (VEIL_LOG_LEVEL)")
 	fs.BoolVar(&c.Profiling, "profiling", c.Profiling, "serve runtime profiles on the admin listener (VEIL_PROFILING)")
+	c.keyFlags(fs, &algorithms)
 	c.transportFlags(fs, &trusted)
 	c.rateLimitFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -277,6 +275,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	c.TrustedProxies = c.prefixes(trusted)
+	c.SigningAlgorithms = strings.Split(strings.ReplaceAll(algorithms, " ", ""), ",")
 
 	if c.LogFormat == "" {
 		c.LogFormat = "json"
@@ -291,6 +290,22 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// keyFlags adds the flags that mirror the key and cache variables.
+// VEIL_SIGNING_ALGORITHMS is passed unsplit in algorithms, for the flag
+// to override.
+func (c *Config) keyFlags(fs *flag.FlagSet, algorithms *string) {
+	fs.StringVar(algorithms, "signing-algorithms", *algorithms,
+		"comma-separated signing algorithms; the first signs (VEIL_SIGNING_ALGORITHMS)")
+	fs.DurationVar(&c.KeyRotationInterval, "key-rotation-interval", c.KeyRotationInterval,
+		"time a signing key signs before the next takes over (VEIL_KEY_ROTATION_INTERVAL)")
+	fs.DurationVar(&c.JWKSMaxAge, "jwks-max-age", c.JWKSMaxAge,
+		"Cache-Control max-age of the JWKS (VEIL_JWKS_MAX_AGE)")
+	fs.DurationVar(&c.KeyRefreshInterval, "key-refresh-interval", c.KeyRefreshInterval,
+		"time between checks for key changes and due rotations (VEIL_KEY_REFRESH_INTERVAL)")
+	fs.DurationVar(&c.ClientCacheTTL, "client-cache-ttl", c.ClientCacheTTL,
+		"time a client or resource stays cached; 0 turns the cache off (VEIL_CLIENT_CACHE_TTL)")
 }
 
 // LoadAdminToken reads the admin token alone (VEIL_ADMIN_TOKEN or

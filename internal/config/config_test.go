@@ -274,3 +274,48 @@ func TestProfiling(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyFlags: the key and cache settings have flags, as the other
+// non-secret settings do, and a flag wins over its variable.
+func TestKeyFlags(t *testing.T) {
+	vars := env(map[string]string{
+		"VEIL_SIGNING_ALGORITHMS":    "RS256",
+		"VEIL_KEY_ROTATION_INTERVAL": "48h",
+		"VEIL_JWKS_MAX_AGE":          "5m",
+		"VEIL_KEY_REFRESH_INTERVAL":  "2s",
+		"VEIL_CLIENT_CACHE_TTL":      "3s",
+	})
+	tests := []struct {
+		name string
+		args []string
+		got  func(c *config.Config) any
+		want any
+	}{
+		{name: "signing algorithms", args: []string{"-signing-algorithms", "EdDSA, ES256"},
+			got: func(c *config.Config) any { return strings.Join(c.SigningAlgorithms, ",") }, want: "EdDSA,ES256"},
+		{name: "signing algorithms from the variable",
+			got: func(c *config.Config) any { return strings.Join(c.SigningAlgorithms, ",") }, want: "RS256"},
+		{name: "key rotation interval", args: []string{"-key-rotation-interval", "72h"},
+			got: func(c *config.Config) any { return c.KeyRotationInterval }, want: 72 * time.Hour},
+		{name: "jwks max age", args: []string{"-jwks-max-age", "1m"},
+			got: func(c *config.Config) any { return c.JWKSMaxAge }, want: time.Minute},
+		{name: "key refresh interval", args: []string{"-key-refresh-interval", "1s"},
+			got: func(c *config.Config) any { return c.KeyRefreshInterval }, want: time.Second},
+		{name: "client cache ttl", args: []string{"-client-cache-ttl", "0"},
+			got: func(c *config.Config) any { return c.ClientCacheTTL }, want: time.Duration(0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(tt.args, vars)
+			if err != nil {
+				t.Fatalf("Load(%q) = %v", tt.args, err)
+			}
+			if got := tt.got(c); got != tt.want {
+				t.Errorf("Load(%q): %s = %v, want %v", tt.args, tt.name, got, tt.want)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("Load(%q).Validate() = %v", tt.args, err)
+			}
+		})
+	}
+}

@@ -102,9 +102,9 @@ func New(cfg Config) (*Handler, error) {
 
 // Register adds the endpoints to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+PathToken, cors(h.bounded(h.token)))
-	mux.HandleFunc("POST "+PathIntrospect, h.bounded(h.introspect))
-	mux.HandleFunc("POST "+PathRevoke, cors(h.bounded(h.revoke)))
+	mux.HandleFunc("POST "+PathToken, cors(h.bounded("token", h.token)))
+	mux.HandleFunc("POST "+PathIntrospect, h.bounded("introspect", h.introspect))
+	mux.HandleFunc("POST "+PathRevoke, cors(h.bounded("revoke", h.revoke)))
 	mux.HandleFunc("GET "+PathMetadata, cors(h.serveMetadata))
 	mux.HandleFunc("GET "+PathJWKS, cors(h.jwks))
 	for _, path := range []string{PathToken, PathRevoke, PathMetadata, PathJWKS} {
@@ -133,10 +133,17 @@ func cors(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// bounded gives each request the deadline Config.Timeout sets. Storage
-// reports a call cut short by it as unavailable, which is answered 503.
-func (h *Handler) bounded(next http.HandlerFunc) http.HandlerFunc {
+// bounded reads the form of a request to the endpoint named name, then
+// gives next the deadline Config.Timeout sets. Storage reports a call cut
+// short by it as unavailable, which is answered 503. The clock starts
+// once the body is read: a slow upload is the client's time, bounded by
+// the listener's read timeout, not a sign that storage is down.
+func (h *Handler) bounded(name string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := parseForm(w, r); err != nil {
+			h.writeError(w, r, name, err)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 		defer cancel()
 		next(w, r.WithContext(ctx))

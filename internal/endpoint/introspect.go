@@ -12,10 +12,6 @@ import (
 // a client or as a resource server.
 func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := parseForm(w, r); err != nil {
-		h.writeError(w, r, "introspect", err)
-		return
-	}
 	caller, err := h.p.AuthenticateClient(ctx, r, r.PostForm)
 	if err == nil && caller.IsPublic() {
 		// RFC 7662 §2.1: the endpoint is protected; a public client has

@@ -12,10 +12,6 @@ import (
 // whether a token exists.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := parseForm(w, r); err != nil {
-		h.writeError(w, r, "revoke", err)
-		return
-	}
 	if len(r.PostForm["token"]) != 1 || r.PostForm.Get("token") == "" {
 		// Authenticate first, so an anonymous caller gets 401 whatever it
 		// sent (RFC 7009 §2.1 requires client authentication).

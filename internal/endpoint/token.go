@@ -13,10 +13,6 @@ var singleParams = []string{"grant_type", "scope", "client_id", "client_secret",
 // token serves the token endpoint.
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := parseForm(w, r); err != nil {
-		h.writeError(w, r, "token", err)
-		return
-	}
 	if err := checkTokenParams(r); err != nil {
 		h.writeError(w, r, "token", err)
 		return

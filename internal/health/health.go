@@ -1,7 +1,8 @@
 // Package health answers liveness and readiness probes: /health/live says
 // the process serves HTTP, /health/ready says it can serve OAuth requests
-// (the database answers and keys are loaded). Both are on both listeners,
-// need no credentials and reveal nothing but up or down.
+// (the database answers and holds the schema this build expects, and keys
+// are loaded). Both are on both listeners, need no credentials and reveal
+// nothing but up or down.
 package health
 
 import (
@@ -9,7 +10,10 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/veil-auth/veil/internal/keys"
+	"github.com/veil-auth/veil/internal/reqlog"
 )
 
 // Paths of the probes.
@@ -22,9 +26,17 @@ const (
 // probe never hangs on a database that does not answer.
 const pingTimeout = time.Second
 
-// Pinger reports whether the database answers.
+// Pinger reports whether the database answers and is ready for use.
 type Pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// Probe reports whether path is one of the probes. The listeners let
+// probes past their bound on requests in flight: a busy replica is still
+// alive, and an orchestrator that read a refusal as death would restart
+// healthy replicas just when they are needed most.
+func Probe(path string) bool {
+	return path == PathLive || path == PathReady
 }
 
 // Register adds the probes to mux.
@@ -32,17 +44,44 @@ func Register(mux *http.ServeMux, db Pinger, km *keys.Manager) {
 	mux.HandleFunc("GET "+PathLive, func(w http.ResponseWriter, _ *http.Request) {
 		write(w, http.StatusOK, `{"status":"live"}`)
 	})
+	// The method-less patterns lose to the GET ones, so only other
+	// methods arrive here.
+	mux.Handle(PathLive, MethodNotAllowed("GET, HEAD"))
+	mux.Handle(PathReady, MethodNotAllowed("GET, HEAD"))
+
+	// Probes are not bounded in number (see Probe), so concurrent
+	// readiness probes share one database check rather than each taking
+	// a connection from the pool.
+	var checks singleflight.Group
 	mux.HandleFunc("GET "+PathReady, func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
-		defer cancel()
-		switch {
-		case km.Current() == nil:
+		if km.Current() == nil {
 			write(w, http.StatusServiceUnavailable, `{"status":"unavailable","reason":"keys not loaded"}`)
-		case db.Ping(ctx) != nil:
-			write(w, http.StatusServiceUnavailable, `{"status":"unavailable","reason":"database not answering"}`)
-		default:
-			write(w, http.StatusOK, `{"status":"ready"}`)
+			return
 		}
+		_, err, _ := checks.Do("", func() (any, error) {
+			// Not cut short when the probe that started it goes away:
+			// others may be waiting for the answer.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), pingTimeout)
+			defer cancel()
+			return nil, db.Ping(ctx)
+		})
+		if err != nil {
+			write(w, http.StatusServiceUnavailable, `{"status":"unavailable","reason":"database not ready"}`)
+			return
+		}
+		write(w, http.StatusOK, `{"status":"ready"}`)
+	})
+}
+
+// MethodNotAllowed answers 405 with allow as the Allow header, in the
+// JSON error shape of Veil's other endpoints. The admin listener uses it
+// for the metrics too.
+func MethodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqlog.SetError(r.Context(), "invalid_request")
+		w.Header().Set("Allow", allow)
+		write(w, http.StatusMethodNotAllowed,
+			`{"error":"invalid_request","error_description":"The HTTP method is not allowed here."}`)
 	})
 }
 

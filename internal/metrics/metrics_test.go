@@ -205,7 +205,7 @@ func checkAge(t *testing.T, fams metricstest.Families, active []keys.SigningKeyI
 // TestPoolMetrics reads the statistics of a real pool on PostgreSQL.
 func TestPoolMetrics(t *testing.T) {
 	ctx := context.Background()
-	store, err := postgres.New(ctx, pgtest.DSN(t)+"&pool_max_conns=3")
+	store, err := postgres.New(ctx, pgtest.Migrated(t)+"&pool_max_conns=3")
 	if err != nil {
 		t.Fatal(err)
 	}

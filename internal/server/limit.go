@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/veil-auth/veil/internal/clientip"
 	"github.com/veil-auth/veil/internal/config"
+	"github.com/veil-auth/veil/internal/health"
 	"github.com/veil-auth/veil/internal/metrics"
 	"github.com/veil-auth/veil/internal/reqlog"
 )
@@ -40,11 +43,11 @@ func httpSettingsOf(cfg *config.Config) httpSettings {
 // address, log the request, count it, and bound the requests in flight.
 // The bound is inside the log and the metrics so that refused requests are
 // logged and counted too; the metrics sit inside the log, whose error code
-// they read, and learn the endpoint from the mux itself.
+// they read, and learn the endpoint from the mux itself. The health probes
+// are exempt from the bound (see health.Probe).
 func (l httpSettings) wrap(log *slog.Logger, m *metrics.Metrics, listener string, mux http.Handler) http.Handler {
-	next := metrics.Route(mux)
-	next = withDeadline(RequestDeadline, next)
-	next = limitConcurrency(l.concurrent, next)
+	routed := withDeadline(RequestDeadline, metrics.Route(mux))
+	next := exemptProbes(routed, limitConcurrency(l.concurrent, bodyFirst(routed)))
 	next = m.Middleware(listener, next)
 	next = reqlog.Middleware(log, listener, next)
 	return clientip.Middleware(l.trustedProxies, next)
@@ -56,11 +59,69 @@ func (l httpSettings) wrap(log *slog.Logger, m *metrics.Metrics, listener string
 // OAuth endpoints set a shorter deadline of their own.
 const RequestDeadline = 5 * time.Second
 
+// maxPrereadBytes is how much of a body bodyFirst reads: the largest body
+// any handler accepts (the OAuth endpoints' and the admin API's 64 KiB).
+const maxPrereadBytes = 64 << 10
+
+// withDeadline gives each request the deadline d.
 func withDeadline(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// bodyFirst reads the body before next, which starts the deadline, so
+// that the time a client takes to upload is its own, bounded by the
+// listener's read timeout: were it counted, a slow upload would find the
+// deadline spent and be answered as a database outage. A body over
+// maxPrereadBytes, or one whose read fails, reaches the handler as it
+// came, failure included, for the handler to refuse in its own words.
+// The health probes skip it: they read no body, and being exempt from the
+// bound on requests in flight they must hold no buffer.
+func bodyFirst(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = preread(r.Body)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// preread reads body up to maxPrereadBytes and returns a body that gives
+// what was read, then the rest of body, or the error the read met.
+func preread(body io.ReadCloser) io.ReadCloser {
+	buf, err := io.ReadAll(io.LimitReader(body, maxPrereadBytes))
+	var rest io.Reader
+	switch {
+	case err != nil:
+		rest = failedReader{err}
+	case len(buf) < maxPrereadBytes:
+		rest = http.NoBody
+	default:
+		rest = body
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf), rest), body}
+}
+
+// failedReader returns err from every Read.
+type failedReader struct{ err error }
+
+func (f failedReader) Read([]byte) (int, error) { return 0, f.err }
+
+// exemptProbes sends the health probes to direct and every other request
+// to limited.
+func exemptProbes(direct, limited http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if health.Probe(r.URL.Path) {
+			direct.ServeHTTP(w, r)
+			return
+		}
+		limited.ServeHTTP(w, r)
 	})
 }
 

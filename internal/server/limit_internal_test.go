@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -91,3 +93,49 @@ func TestBusyBodyIsJSON(t *testing.T) {
 		t.Errorf("busyJSON = %s, want a JSON temporarily_unavailable error", busyJSON)
 	}
 }
+
+// TestDeadlineAfterBody checks that behind bodyFirst, withDeadline's clock
+// starts once the body has arrived, and that a body read that fails
+// reaches the handler.
+func TestDeadlineAfterBody(t *testing.T) {
+	const d = 100 * time.Millisecond
+	tests := []struct {
+		name    string
+		body    io.Reader
+		wantErr bool
+	}{
+		{name: "slow body", body: slowReader{strings.NewReader("a=b"), 3 * d}},
+		{name: "failed body", body: io.MultiReader(strings.NewReader("a="), errReader{}), wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var readErr, ctxErr error
+			h := bodyFirst(withDeadline(d, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, readErr = io.ReadAll(r.Body)
+				ctxErr = r.Context().Err()
+			})))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", tt.body))
+			if ctxErr != nil {
+				t.Errorf("context after reading the body: %v, want none", ctxErr)
+			}
+			if (readErr != nil) != tt.wantErr {
+				t.Errorf("reading the body = %v, want error %v", readErr, tt.wantErr)
+			}
+		})
+	}
+}
+
+// slowReader waits delay before its first read.
+type slowReader struct {
+	r     io.Reader
+	delay time.Duration
+}
+
+func (s slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.delay)
+	return s.r.Read(p)
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }

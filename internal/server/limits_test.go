@@ -199,8 +199,9 @@ func untilClosed(conn net.Conn, rd io.Reader, limit time.Duration) (time.Duratio
 
 // TestConcurrencyBound fills the public listener's slots with requests
 // whose body never comes, and checks that the next request is refused
-// quickly with 503, that the admin listener keeps its own slots, and that
-// the slots come back when the stuck requests end.
+// quickly with 503, that the health probes are not, that the admin
+// listener keeps its own slots, and that the slots come back when the
+// stuck requests end.
 func TestConcurrencyBound(t *testing.T) {
 	const limit = 2
 	in := startVeilWith(t, "", newMasterKey(t), "", func(c *config.Config) {
@@ -245,6 +246,14 @@ func TestConcurrencyBound(t *testing.T) {
 		ct := r.header.Get("Content-Type")
 		if r.status != http.StatusServiceUnavailable || !strings.HasPrefix(ct, "text/plain") {
 			t.Errorf("GET /login when saturated = %d %q, want 503 text/plain", r.status, ct)
+		}
+	})
+	t.Run("probes answer", func(t *testing.T) {
+		// An orchestrator must not take a busy replica for a dead one.
+		for _, path := range []string{"/health/live", "/health/ready"} {
+			if r := getWith(t, client, in.base+path, ""); r.status != http.StatusOK {
+				t.Errorf("GET %s when saturated = %d, want 200", path, r.status)
+			}
 		}
 	})
 	t.Run("admin listener unaffected", func(t *testing.T) {

@@ -69,7 +69,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, notice io.Wr
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(ctx, cfg, log)
+	store, err := openStore(ctx, cfg, log, true)
 	if err != nil {
 		return nil, err
 	}
@@ -82,13 +82,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, notice io.Wr
 	return srv, nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (storage.Store, error) {
+// openStore opens storage. With migrate, pending migrations are applied
+// first, as `veil serve` does; without, a schema other than the one this
+// build expects is refused (postgres.CheckSchema says why).
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (storage.Store, error) {
 	if cfg.Dev() {
 		log.Warn("DEVELOPMENT MODE: no database configured; storage is in memory and NOTHING IS KEPT across restarts. Set VEIL_DATABASE_URL for real use.")
 		return memory.New(), nil
 	}
-	if err := postgres.MigrateUp(ctx, cfg.DatabaseURL); err != nil {
-		return nil, fmt.Errorf("apply migrations: %w", err)
+	if migrate {
+		if err := postgres.MigrateUp(ctx, cfg.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("apply migrations: %w", err)
+		}
+	} else if err := postgres.CheckSchema(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
 	}
 	store, err := postgres.New(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -98,9 +105,11 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (stora
 }
 
 // OpenJanitor opens storage and a janitor over it alone, for `veil
-// janitor`. The returned function closes storage.
+// janitor`. It applies no migration: run from cron, a newer binary would
+// otherwise migrate a live database under the replicas serving it. The
+// returned function closes storage.
 func OpenJanitor(ctx context.Context, cfg *config.Config, log *slog.Logger) (*janitor.Janitor, func(), error) {
-	store, err := openStore(ctx, cfg, log)
+	store, err := openStore(ctx, cfg, log, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -108,9 +117,10 @@ func OpenJanitor(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ja
 }
 
 // OpenKeys opens storage and the key manager alone, for the key
-// administration commands. The returned function closes storage.
+// administration commands. Like OpenJanitor, it applies no migration. The
+// returned function closes storage.
 func OpenKeys(ctx context.Context, cfg *config.Config, log *slog.Logger) (*keys.Manager, func(), error) {
-	store, err := openStore(ctx, cfg, log)
+	store, err := openStore(ctx, cfg, log, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,6 +200,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, notice 
 	// The probes need no admin token: orchestrators call them.
 	health.Register(adminMux, store, km)
 	adminMux.Handle("GET "+metrics.Path, m.Handler(adminToken, cfg.MetricsToken))
+	adminMux.Handle(metrics.Path, health.MethodNotAllowed("GET, HEAD"))
 	settings := httpSettingsOf(cfg)
 	return &Server{
 		log:         log,

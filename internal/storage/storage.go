@@ -355,7 +355,8 @@ type Store interface {
 	// to roll back a committed transaction.
 	Rollback(ctx context.Context) error
 
-	// Ping reports whether the backend answers.
+	// Ping reports whether the backend answers and is ready for use: a
+	// PostgreSQL database must also hold the schema this build expects.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
 	Close()

@@ -123,14 +123,6 @@ func batchWorkers(maxConns int32) int {
 	return int(max(1, min(4, maxConns/4)))
 }
 
-// Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", mapError(err))
-	}
-	return nil
-}
-
 // Stat returns a snapshot of the connection pool's statistics, for the
 // metrics.
 func (s *Store) Stat() *pgxpool.Stat {
