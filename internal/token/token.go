@@ -106,18 +106,28 @@ func Signature(tok string) string {
 // acceptable size: five base64url parts. It is a cheap filter applied before
 // any lookup.
 func LooksLikeJWE(tok string) bool {
-	if len(tok) == 0 || len(tok) > MaxLength || strings.Count(tok, ".") != 4 {
+	if len(tok) == 0 || len(tok) > MaxLength {
 		return false
 	}
+	dots := 0
 	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '.') {
+		switch c := tok[i]; {
+		case c == '.':
+			dots++
+		case !base64url[c]:
 			return false
 		}
 	}
-	return true
+	return dots == 4
 }
+
+// base64url marks the bytes of the base64url alphabet (RFC 4648 §5).
+var base64url = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
 
 // Parse decrypts tok with Veil's own keys, verifies the inner JWS and
 // returns its claims. It checks the token's structure and signature only;

@@ -184,3 +184,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLooksLikeJWE(t *testing.T) {
+	tests := []struct {
+		tok  string
+		want bool
+	}{
+		{"aa.bb.cc.dd.ee", true},
+		{"AZaz09-_.x.y.z.w", true},
+		{"....", true},
+		{"", false},
+		{"aa.bb.cc.dd", false},
+		{"aa.bb.cc.dd.ee.ff", false},
+		{"aa.bb.cc.dd.e=", false},
+		{"aa.bb.cc.dd.e+e", false},
+		{"aa.bb.cc.dd.e/e", false},
+		{"aa.bb.cc.dd.e e", false},
+		{"aa.bb.cc.dd.\xffe", false},
+		{strings.Repeat("a", token.MaxLength-4) + "....", true},
+		{strings.Repeat("a", token.MaxLength-3) + "....", false},
+	}
+	for _, tt := range tests {
+		if got := token.LooksLikeJWE(tt.tok); got != tt.want {
+			t.Errorf("LooksLikeJWE(%.40q) = %v, want %v", tt.tok, got, tt.want)
+		}
+	}
+}
