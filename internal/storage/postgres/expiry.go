@@ -203,15 +203,22 @@ NOT EXISTS (
 // examined and the last row examined, which the next batch starts after;
 // no row at all means none was examined. The bound "expires_at >= $3"
 // lets the index on expires_at start at the cursor.
-const (
-	deleteEndedRefreshTokensSQL = `
+var (
+	deleteEndedRefreshTokensSQL = deleteEndedSQL("refresh_tokens")
+	deleteEndedCodesSQL         = deleteEndedSQL("codes")
+)
+
+// deleteEndedSQL returns the statement for table, refresh_tokens or codes,
+// whose rows have the same columns for this purpose.
+func deleteEndedSQL(table string) string {
+	return `
 WITH examined AS (
-	SELECT signature, request_id, expires_at FROM refresh_tokens
+	SELECT signature, request_id, expires_at FROM ` + table + `
 	WHERE expires_at < $1 AND expires_at >= $3 AND (expires_at, signature) > ($3, $4)
 	ORDER BY expires_at, signature
 	LIMIT $2 FOR UPDATE SKIP LOCKED
 ), deleted AS (
-	DELETE FROM refresh_tokens t USING examined e
+	DELETE FROM ` + table + ` t USING examined e
 	WHERE t.signature = e.signature AND ` + grantEndedSQL + `
 	RETURNING 1
 )
@@ -220,23 +227,7 @@ SELECT (SELECT count(*) FROM deleted), (SELECT count(*) FROM examined),
 FROM examined e
 ORDER BY e.expires_at DESC, e.signature DESC
 LIMIT 1`
-	deleteEndedCodesSQL = `
-WITH examined AS (
-	SELECT signature, request_id, expires_at FROM codes
-	WHERE expires_at < $1 AND expires_at >= $3 AND (expires_at, signature) > ($3, $4)
-	ORDER BY expires_at, signature
-	LIMIT $2 FOR UPDATE SKIP LOCKED
-), deleted AS (
-	DELETE FROM codes t USING examined e
-	WHERE t.signature = e.signature AND ` + grantEndedSQL + `
-	RETURNING 1
-)
-SELECT (SELECT count(*) FROM deleted), (SELECT count(*) FROM examined),
-	e.expires_at, e.signature
-FROM examined e
-ORDER BY e.expires_at DESC, e.signature DESC
-LIMIT 1`
-)
+}
 
 // deleteEnded makes the sweep of codes or refresh tokens: a batch that
 // examined fewer rows than it could was the last.
