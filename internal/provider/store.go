@@ -57,10 +57,39 @@ func (s fositeStore) CreateAccessTokenSession(ctx context.Context, signature str
 		ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
 		ConsentID: sess.ConsentID,
 	}
-	if err := s.p.store.CreateAccessToken(ctx, rec); err != nil {
+	if sess.resource != nil {
+		rec.ResourceID = sess.resource.ID
+	}
+	err := s.p.store.CreateAccessToken(ctx, rec)
+	if errors.Is(err, storage.ErrNotFound) {
+		return s.p.vanished(ctx, rec, err)
+	}
+	if err != nil {
 		return fositeError(fmt.Errorf("record access token: %w", err))
 	}
 	return nil
+}
+
+// vanished answers a token that could not be recorded because its client,
+// resource, consent or user went away after this request read them (from
+// the catalog, which another replica's admin change reaches only after its
+// TTL). The catalog is emptied, so that the next request reads the truth,
+// and the answer names what is gone as RFC 6749 and RFC 8707 would have
+// had the request come a moment later.
+func (p *Provider) vanished(ctx context.Context, rec *storage.AccessToken, cause error) error {
+	p.Forget()
+	cause = fmt.Errorf("record access token: %w", cause)
+	if _, err := p.client(ctx, rec.ClientID); errors.Is(err, storage.ErrNotFound) {
+		return fosite.ErrInvalidClient.WithWrap(cause)
+	}
+	if len(rec.Audience) == 1 {
+		if _, err := p.resourceByIdentifier(ctx, rec.Audience[0]); errors.Is(err, storage.ErrNotFound) {
+			e := errInvalidTarget("The resource no longer exists.")
+			e.Cause = cause
+			return e
+		}
+	}
+	return fosite.ErrInvalidGrant.WithWrap(cause)
 }
 
 // GetAccessTokenSession returns the request an access token was issued

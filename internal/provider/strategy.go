@@ -55,6 +55,7 @@ func (a accessTokens) GenerateAccessToken(ctx context.Context, req fosite.Reques
 	if err != nil {
 		return "", "", err
 	}
+	sess.resource = res // recorded with the token, which needs it to exist
 	signer, enc, err := a.p.tokenKeys(a.p.keys.Current(), res)
 	if err != nil {
 		return "", "", err

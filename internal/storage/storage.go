@@ -207,6 +207,13 @@ type AccessToken struct {
 	// ConsentID names the user's consent the token was issued under; empty
 	// for the client credentials grant.
 	ConsentID string
+	// ResourceID is the ID of the resource that Audience names, as the
+	// issuer found it. CreateAccessToken records the token only while that
+	// resource still exists under that identifier (ErrNotFound otherwise),
+	// so that a token issued from a stale copy of a resource deleted or
+	// renamed meanwhile is never recorded. It is not stored: records read
+	// back have it empty. Empty skips the check.
+	ResourceID string
 }
 
 // Store is everything Veil keeps. Every method is safe for concurrent use.

@@ -133,6 +133,10 @@ func (s *Store) CreateAccessToken(_ context.Context, t *storage.AccessToken) err
 	if c, ok := s.consents[t.ConsentID]; t.ConsentID != "" && (!ok || !s.activeUser(c.UserID)) {
 		return fmt.Errorf("create access token: consent: %w", storage.ErrNotFound)
 	}
+	if r, ok := s.resources[t.ResourceID]; t.ResourceID != "" &&
+		(!ok || len(t.Audience) != 1 || t.Audience[0] != r.Identifier) {
+		return fmt.Errorf("create access token: resource: %w", storage.ErrNotFound)
+	}
 	if _, ok := s.tokens[t.Signature]; ok || s.jtis[t.JTI] {
 		return fmt.Errorf("create access token: %w", storage.ErrConflict)
 	}

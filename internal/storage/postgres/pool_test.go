@@ -27,12 +27,18 @@ func TestPoolSize(t *testing.T) {
 	if err := postgres.MigrateUp(ctx, withPool.String()); err != nil {
 		t.Fatalf("MigrateUp with pool_max_conns in the URL: %v", err)
 	}
+	// A parameter that merely contains the name sets nothing.
+	named, _ := url.Parse(dsn)
+	nq := named.Query()
+	nq.Set("application_name", "my_pool_max_conns")
+	named.RawQuery = nq.Encode()
 	for _, tt := range []struct {
 		dsn  string
 		want int32
 	}{
 		{dsn, postgres.DefaultMaxConns},
 		{withPool.String(), 3},
+		{named.String(), postgres.DefaultMaxConns},
 	} {
 		s, err := postgres.New(ctx, tt.dsn)
 		if err != nil {

@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -94,7 +95,7 @@ func New(ctx context.Context, dsn string) (*Store, error) {
 		return nil, errParseDSN
 	}
 
-	if !strings.Contains(dsn, "pool_max_conns") {
+	if !setsMaxConns(dsn) {
 		cfg.MaxConns = DefaultMaxConns
 	}
 	pw := cfg.ConnConfig.Password
@@ -127,6 +128,20 @@ func batchWorkers(maxConns int32) int {
 // metrics.
 func (s *Store) Stat() *pgxpool.Stat {
 	return s.pool.Stat()
+}
+
+// setsMaxConns reports whether dsn, a URL or keyword/value string, sets
+// pool_max_conns.
+func setsMaxConns(dsn string) bool {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		return u.Query().Has("pool_max_conns")
+	}
+	for _, field := range strings.Fields(dsn) {
+		if k, _, ok := strings.Cut(field, "="); ok && strings.TrimSpace(k) == "pool_max_conns" {
+			return true
+		}
+	}
+	return false
 }
 
 // Close serves the access-token calls already queued, then closes every

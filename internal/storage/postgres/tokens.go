@@ -21,15 +21,25 @@ import (
 // transaction ends: an UpdateUser that disables the user either finished
 // before, and no row is inserted, or waits, and then revokes this token
 // with the others.
+//
+// In the same way a token is recorded only while its resource ($12) still
+// exists under the identifier of its audience: the issuer may have read the
+// resource from a cache, and DeleteResource and a rename (which lock the
+// row FOR UPDATE, then revoke the identifier's tokens) must either see this
+// row or prevent it. FOR KEY SHARE is the weakest lock that waits for them.
 const insertAccessTokenSQL = `
 INSERT INTO access_tokens (signature, jti, request_id, client_id, subject,
 	audience, scopes, issued_at, expires_at, revoked, consent_id)
 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11::text, '')
-WHERE $11::text = '' OR EXISTS (
+WHERE ($11::text = '' OR EXISTS (
 	SELECT FROM consents c JOIN users u ON u.id = c.user_id
 	WHERE c.id = $11::text AND NOT u.disabled
 	FOR SHARE OF u
-)`
+)) AND ($12::text = '' OR EXISTS (
+	SELECT FROM resources r
+	WHERE r.id = $12::text AND ARRAY[r.identifier] = $6::text[]
+	FOR KEY SHARE
+))`
 
 // CreateAccessToken records an issued access token. Outside a transaction
 // the insert commits before it returns, so the record is as durable as the
@@ -57,7 +67,7 @@ func insertAccessToken(ctx context.Context, q querier, t *storage.AccessToken) e
 func insertAccessTokenArgs(t *storage.AccessToken) []any {
 	return []any{t.Signature, t.JTI, t.RequestID, t.ClientID, t.Subject,
 		notNil(t.Audience), notNil(t.Scopes), t.IssuedAt, t.ExpiresAt,
-		t.Revoked, t.ConsentID}
+		t.Revoked, t.ConsentID, t.ResourceID}
 }
 
 // insertedAccessToken is the error of an insert that ended with tag and
@@ -67,7 +77,7 @@ func insertedAccessToken(tag pgconn.CommandTag, err error) error {
 		return fmt.Errorf("create access token: %w", mapError(err))
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("create access token: consent or user: %w", storage.ErrNotFound)
+		return fmt.Errorf("create access token: consent, user or resource: %w", storage.ErrNotFound)
 	}
 	return nil
 }

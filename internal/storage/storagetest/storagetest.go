@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"UpdateKeys", testUpdateKeys},
 		{"UpdateKeysConcurrent", testUpdateKeysConcurrent},
 		{"AccessTokens", testAccessTokens},
+		{"AccessTokenResource", testAccessTokenResource},
 		{"AccessTokenAliasing", testAccessTokenAliasing},
 		{"RevokeAccessTokens", testRevokeAccessTokens},
 		{"CreateUser", testCreateUser},

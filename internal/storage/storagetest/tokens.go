@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/veil-auth/veil/internal/storage"
@@ -116,5 +117,41 @@ func testRevokeAccessTokens(t *testing.T, s storage.Store) {
 					tt.requestID, diff)
 			}
 		})
+	}
+}
+
+// testAccessTokenResource: a token naming its resource is recorded only
+// while that resource exists under the token's audience.
+func testAccessTokenResource(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	mustCreateClient(t, s, newClient("app"))
+	r, credentials := newResource("res-1", "https://api.example")
+	if err := s.CreateResource(ctx, r, credentials); err != nil {
+		t.Fatalf("CreateResource = %v", err)
+	}
+
+	ok := newToken("sig-ok", "req-1", "app")
+	ok.ResourceID = r.ID
+	if err := s.CreateAccessToken(ctx, ok); err != nil {
+		t.Errorf("CreateAccessToken for an existing resource = %v, want nil", err)
+	}
+	other := newToken("sig-other", "req-2", "app")
+	other.ResourceID, other.Audience = r.ID, []string{"https://elsewhere.example"}
+	if err := s.CreateAccessToken(ctx, other); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("CreateAccessToken for another identifier = %v, want ErrNotFound", err)
+	}
+
+	if err := s.DeleteResource(ctx, r.ID); err != nil {
+		t.Fatalf("DeleteResource = %v", err)
+	}
+	gone := newToken("sig-gone", "req-3", "app")
+	gone.ResourceID = r.ID
+	if err := s.CreateAccessToken(ctx, gone); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("CreateAccessToken for a deleted resource = %v, want ErrNotFound", err)
+	}
+	for _, sig := range []string{"sig-other", "sig-gone"} {
+		if _, err := s.AccessToken(ctx, sig); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("AccessToken(%s) = %v, want ErrNotFound: nothing recorded", sig, err)
+		}
 	}
 }
