@@ -98,6 +98,13 @@ func New(ctx context.Context, dsn string) (*Store, error) {
 	if !setsMaxConns(dsn) {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	// Veil's statements are prepared once per connection and are all cheap
+	// to plan generically; left to choose, PostgreSQL plans the token
+	// insert anew on every execution, because a custom plan can fold its
+	// "$11 = '' OR EXISTS (...)" shortcuts away and so looks cheaper.
+	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	pw := cfg.ConnConfig.Password
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

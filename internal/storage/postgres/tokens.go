@@ -24,9 +24,10 @@ import (
 //
 // In the same way a token is recorded only while its resource ($12) still
 // exists under the identifier of its audience: the issuer may have read the
-// resource from a cache, and DeleteResource and a rename (which lock the
-// row FOR UPDATE, then revoke the identifier's tokens) must either see this
-// row or prevent it. FOR KEY SHARE is the weakest lock that waits for them.
+// resource from a cache that another replica's change has made stale, and
+// DeleteResource and a rename (which lock the row FOR UPDATE, then revoke
+// the identifier's tokens) must either see this row or prevent it. FOR KEY
+// SHARE is the weakest lock that waits for them.
 const insertAccessTokenSQL = `
 INSERT INTO access_tokens (signature, jti, request_id, client_id, subject,
 	audience, scopes, issued_at, expires_at, revoked, consent_id)
