@@ -87,6 +87,9 @@ func (c *connFlags) session(
 
 // token reads the admin token. It is never taken from the command line,
 // where other users see it (ps) and the shell keeps it (history).
+//
+// TODO(#6): config.LoadAdminToken reads the same two variables for `veil
+// bench`; one reader should serve both, with the CLI's usage errors.
 func (c *connFlags) token(getenv func(string) string) (string, error) {
 	value, file := getenv("VEIL_ADMIN_TOKEN"), getenv("VEIL_ADMIN_TOKEN_FILE")
 	switch {

@@ -11,14 +11,6 @@ import (
 	"github.com/veil-auth/veil/internal/server"
 )
 
-// serveGCPercent is the garbage collector's GOGC for `veil serve` unless the
-// GOGC variable sets one. Veil's live heap is small (tens of MB) and almost
-// everything a request allocates dies with it, so at Go's default of 100
-// the collector runs very often; at 400 it takes about 7% less CPU per
-// token request (BENCHMARKS.md) for a heap that peaks at five times the
-// live one instead of twice.
-const serveGCPercent = 400
-
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg, err := config.Load(args, getenv)
 	if err != nil {
@@ -28,8 +20,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	log := cfg.Logger(stderr)
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
+	if cfg.GCPercent > 0 {
+		debug.SetGCPercent(cfg.GCPercent)
 	}
 
 	srv, err := server.New(ctx, cfg, log, stdout)

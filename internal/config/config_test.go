@@ -319,3 +319,28 @@ func TestKeyFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestGCPercent: veil serve sets its own GOGC only when the variable is
+// not set, which Go's runtime reads itself.
+func TestGCPercent(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{name: "unset", env: map[string]string{}, want: config.DefaultGCPercent},
+		{name: "set", env: map[string]string{"GOGC": "100"}, want: 0},
+		{name: "off", env: map[string]string{"GOGC": "off"}, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(nil, env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.GCPercent != tt.want {
+				t.Errorf("Load(GOGC=%q).GCPercent = %d, want %d", tt.env["GOGC"], c.GCPercent, tt.want)
+			}
+		})
+	}
+}

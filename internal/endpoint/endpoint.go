@@ -182,6 +182,8 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
 	code, status, desc := provider.Describe(err)
 	reqlog.SetError(r.Context(), code)
+	// TODO(#6): a client that hung up surfaces here as server_error
+	// (context canceled) and is logged as an error an operator must act on.
 	if status >= 500 {
 		h.log.Error("request failed", "endpoint", endpoint, "error_code", code, "err", provider.Cause(err))
 	} else {

@@ -115,6 +115,10 @@ type Progress struct {
 // message says how, and the run did not start.
 var ErrAdmin = errors.New("loadgen: admin API")
 
+// withDefaults returns c with every unset field at its default.
+//
+// TODO(#7): zero Concurrency and Duration given explicitly (`-c 0`,
+// `-d 0`) should be refused rather than read as unset.
 func (c *Config) withDefaults() Config {
 	d := *c
 	if d.Mode == "" {

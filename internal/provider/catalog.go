@@ -24,6 +24,9 @@ const catalogLimit = 10000
 // change made here is seen here by the next request.
 //
 // Records are shared between requests and must not be modified.
+//
+// TODO(#7): other replicas' changes could reach the catalog at once through
+// LISTEN/NOTIFY instead of after the TTL.
 type catalog struct {
 	ttl time.Duration
 	now func() time.Time

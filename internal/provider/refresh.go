@@ -43,6 +43,9 @@ func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, a
 // The reuse is recorded throttled: a client can present a token it
 // revoked itself as often as it likes, and storage cannot tell a rotated
 // token from a revoked one, so each presentation must not cost a row.
+//
+// TODO(#6): record a rotated token's reuse apart from a revoked token's
+// presentation; storage would have to keep why a token went inactive.
 func (s fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
 	req, rt, err := s.refreshSession(ctx, signature, sess)
 	if errors.Is(err, fosite.ErrInactiveToken) {
